@@ -1,0 +1,59 @@
+using System.Text;
+using NUnit.Framework;
+
+namespace Verification.Fixtures.Approvals;
+
+/// <summary>
+/// Approves a spec's tables, plots and text as <c>Approved/{SpecFile}.{Test}[.{part}].verified.{ext}</c>, where
+/// SpecFile is the spec's module and Test its name with spaces and punctuation turned into '_'.
+/// <c>VERIFICATION_ACCEPT=1</c> accepts whatever is received.
+/// </summary>
+public static class Approve
+{
+    public static bool AcceptAll =>
+        Environment.GetEnvironmentVariable("VERIFICATION_ACCEPT") is "1" or "true" or "yes";
+
+    static Approver Approver => new(Repository.Approved, AcceptAll);
+
+    public static void Table(Table table, string? part = null) => Check(part, "csv", table.ToCsv());
+
+    public static void Svg(string svg, string? part = null) => Check(part, "svg", svg);
+
+    public static void Text(string text, string? part = null) => Check(part, "txt", text);
+
+    public static void Markdown(string markdown, string? part = null) => Check(part, "md", markdown);
+
+    /// <summary>The snapshot name of the running test: <c>{SpecFile}.{Test}[.{part}]</c>.</summary>
+    public static string CurrentName(string? part = null)
+    {
+        var test = TestContext.CurrentContext.Test;
+        var className = test.ClassName ?? "Unknown";
+        var specFile = className[(className.LastIndexOfAny(['.', '+']) + 1)..];
+        return SnapshotName(specFile, test.Name, part);
+    }
+
+    public static string SnapshotName(string specFile, string testName, string? part = null)
+    {
+        var name = Slug(specFile) + "." + Slug(testName);
+        if (name.Length > 150) name = name[..150].TrimEnd('_');
+        return part is null ? name : name + "." + Slug(part);
+    }
+
+    /// <summary>Letters, digits, '-' kept; any other run of characters becomes one '_'.</summary>
+    public static string Slug(string text)
+    {
+        var slug = new StringBuilder(text.Length);
+        foreach (var ch in text)
+        {
+            if (char.IsAsciiLetterOrDigit(ch) || ch == '-') slug.Append(ch);
+            else if (slug.Length > 0 && slug[^1] != '_') slug.Append('_');
+        }
+        return slug.ToString().TrimEnd('_');
+    }
+
+    static void Check(string? part, string extension, string text)
+    {
+        var outcome = Approver.Verify(CurrentName(part), extension, text);
+        TestContext.Out.WriteLine($"snapshot: {outcome}");
+    }
+}
