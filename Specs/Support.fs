@@ -26,3 +26,42 @@ let mentions (words: string list) (message: string) =
         Assert.That(message, Does.Contain(w), sprintf "expected the message to mention '%s'" w)
 
 let log (text: string) = TestContext.Out.WriteLine text
+
+open Verification.Engine.Tensors
+
+/// A tensor of Normal(0, 1) values from a fixed seed.
+let randn (seed: int) (shape: int list) = Tensor.RandomNormal(Random seed, 1.0f, List.toArray shape)
+
+let toDoubles (t: Tensor) = t.Data |> Array.map float
+
+/// Largest |expected − actual| and where it is.
+let maxAbsDiff (expected: float[]) (actual: float[]) =
+    if expected.Length <> actual.Length then
+        failwithf "length %d differs from %d" actual.Length expected.Length
+    if expected.Length = 0 then (0.0, -1)
+    else
+        Array.map2 (fun (e: float) (a: float) -> abs (e - a)) expected actual
+        |> Array.indexed
+        |> Array.maxBy snd
+        |> fun (i, d) -> (d, i)
+
+/// Asserts |actual − expected| ≤ atol + rtol·|expected| everywhere. On failure the message gives the largest
+/// difference, where it is, and the first few values of both (the llm.c way of reporting a mismatch).
+let assertClose (what: string) (atol: float) (rtol: float) (expected: float[]) (actual: float[]) =
+    Assert.That(actual.Length, Is.EqualTo(expected.Length), sprintf "%s: length" what)
+    let bad =
+        Array.map2 (fun (e: float) (a: float) -> abs (a - e) > atol + rtol * abs e || Double.IsNaN a) expected actual
+        |> Array.tryFindIndex id
+    let (diff, at) = maxAbsDiff expected actual
+    log (sprintf "%s: max |diff| = %.3g at %d (atol %.1g, rtol %.1g)" what diff at atol rtol)
+    match bad with
+    | None -> ()
+    | Some i ->
+        let show (xs: float[]) = xs |> Array.truncate 6 |> Array.map (sprintf "%.6g") |> String.concat ", "
+        Assert.Fail(
+            sprintf "%s: first mismatch at %d: expected %.7g, got %.7g; max |diff| %.3g at %d\n  expected: %s …\n  actual:   %s …"
+                what i expected.[i] actual.[i] diff at (show expected) (show actual))
+
+let assertTensorClose what atol rtol (expected: Tensor) (actual: Tensor) =
+    Assert.That(actual.Shape, eq expected.Shape, sprintf "%s: shape" what)
+    assertClose what atol rtol (toDoubles expected) (toDoubles actual)

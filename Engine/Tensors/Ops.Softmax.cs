@@ -1,0 +1,93 @@
+using Verification.Engine.Autodiff;
+
+namespace Verification.Engine.Tensors;
+
+public static partial class Ops
+{
+    /// <summary>
+    /// Softmax over the last dimension, subtracting the row maximum first (TensorPrimitives.SoftMax does not and
+    /// returns NaN once a logit passes ≈ 88.7). −∞ entries get probability exactly 0; a row of only −∞ gives zeros.
+    /// </summary>
+    public static Tensor Softmax(Tensor x)
+    {
+        var n = x.Dim(-1);
+        var rows = x.Size / Math.Max(n, 1);
+        var y = new Tensor(x.Shape);
+        ParallelRange(rows, (start, end) =>
+        {
+            for (var r = start; r < end; r++) SoftmaxRow(x.Data.AsSpan(r * n, n), y.Data.AsSpan(r * n, n));
+        }, 64);
+        if (Tape.Wants(x))
+            Tape.Add(y, () =>
+            {
+                if (y.Grad is not { } dy) return;
+                var dx = x.GradBuffer().Data;
+                ParallelRange(rows, (start, end) =>
+                {
+                    for (var r = start; r < end; r++)
+                    {
+                        // dx = y ⊙ (dy − Σ dy⊙y)
+                        var o = r * n;
+                        double dot = 0;
+                        for (var i = 0; i < n; i++) dot += dy.Data[o + i] * y.Data[o + i];
+                        for (var i = 0; i < n; i++) dx[o + i] += y.Data[o + i] * (dy.Data[o + i] - (float)dot);
+                    }
+                }, 64);
+            });
+        return y;
+    }
+
+    public static void SoftmaxRow(ReadOnlySpan<float> x, Span<float> y)
+    {
+        var max = float.NegativeInfinity;
+        foreach (var v in x) if (v > max) max = v;
+        if (float.IsNegativeInfinity(max))
+        {
+            y.Clear();
+            return;
+        }
+        double sum = 0;
+        for (var i = 0; i < x.Length; i++)
+        {
+            var e = MathF.Exp(x[i] - max);
+            y[i] = e;
+            sum += e;
+        }
+        var inv = (float)(1.0 / sum);
+        for (var i = 0; i < y.Length; i++) y[i] *= inv;
+    }
+
+    /// <summary>
+    /// Attention scores [batch, head, query, key] with disallowed entries set to −∞: keys after the query when
+    /// <paramref name="causal"/> (key k is allowed for query q when k ≤ q + keyOffset), and keys whose
+    /// <paramref name="keyMask"/>[batch, key] is false (padding). Gradients flow only through allowed entries.
+    /// </summary>
+    public static Tensor MaskScores(Tensor scores, bool causal, bool[,]? keyMask = null)
+    {
+        if (scores.Rank != 4) throw new ArgumentException($"MaskScores needs scores [batch, head, query, key]; got {Describe(scores)}.");
+        int batch = scores.Shape[0], heads = scores.Shape[1], queries = scores.Shape[2], keys = scores.Shape[3];
+        if (keyMask is not null && (keyMask.GetLength(0) != batch || keyMask.GetLength(1) != keys))
+            throw new ArgumentException($"Key mask [{keyMask.GetLength(0)}, {keyMask.GetLength(1)}] does not match scores {Describe(scores)}.");
+        var offset = keys - queries; // queries are the last positions of the keys
+        var y = scores.Clone();
+        y.Name = null;
+        for (var b = 0; b < batch; b++)
+            for (var h = 0; h < heads; h++)
+                for (var q = 0; q < queries; q++)
+                {
+                    var row = ((b * heads + h) * queries + q) * keys;
+                    for (var k = 0; k < keys; k++)
+                        if ((causal && k > q + offset) || (keyMask is not null && !keyMask[b, k]))
+                            y.Data[row + k] = float.NegativeInfinity;
+                }
+        if (Tape.Wants(scores))
+            Tape.Add(y, () =>
+            {
+                if (y.Grad is not { } dy) return;
+                var dx = scores.GradBuffer().Data;
+                for (var i = 0; i < dx.Length; i++)
+                    if (!float.IsNegativeInfinity(y.Data[i])) dx[i] += dy.Data[i];
+            });
+        return y;
+    }
+}
