@@ -82,7 +82,7 @@ public static partial class Ops
         return y;
     }
 
-    public static Tensor Relu(Tensor x) => Unary(x, v => v > 0 ? v : 0, (v, _) => v > 0 ? 1 : 0);
+    public static Tensor Relu(Tensor x) => Unary(x, (input, output) => TP.Max(input, 0f, output), (v, _) => v > 0 ? 1 : 0);
 
     /// <summary>x·sigmoid(x), Llama's SwiGLU gate.</summary>
     public static Tensor Silu(Tensor x) => Unary(x,
@@ -95,9 +95,24 @@ public static partial class Ops
 
     public static Tensor Gelu(Tensor x, GeluForm form) => form switch
     {
-        GeluForm.Tanh => Unary(x, GeluTanh, (v, _) => GeluTanhDerivative(v)),
-        _ => Unary(x, GeluErf, (v, _) => GeluErfDerivative(v)),
+        GeluForm.Tanh => Unary(x, GeluTanhInto, (v, _) => GeluTanhDerivative(v)),
+        _ => Unary(x, v => GeluErf(v), (v, _) => GeluErfDerivative(v)),
     };
+
+    /// <summary>gelu (tanh form) of a span, vectorised with TensorPrimitives.</summary>
+    static void GeluTanhInto(ReadOnlySpan<float> x, Span<float> y)
+    {
+        // y = 0.5·x·(1 + tanh(√(2/π)·x·(1 + 0.044715·x²)))
+        TP.Multiply(x, x, y);
+        TP.Multiply(y, 0.044715f, y);
+        TP.Add(y, 1f, y);
+        TP.Multiply(y, x, y);
+        TP.Multiply(y, SqrtTwoOverPi, y);
+        TP.Tanh(y, y);
+        TP.Add(y, 1f, y);
+        TP.Multiply(y, x, y);
+        TP.Multiply(y, 0.5f, y);
+    }
 
     const float SqrtTwoOverPi = 0.7978845608028654f;
     const float InvSqrtTwo = 0.7071067811865476f;
@@ -158,15 +173,21 @@ public static partial class Ops
     }
 
     /// <summary>An elementwise function with its derivative f'(x, f(x)).</summary>
-    static Tensor Unary(Tensor x, Func<float, float> f, Func<float, float, float> derivative)
+    static Tensor Unary(Tensor x, Func<float, float> f, Func<float, float, float> derivative) =>
+        Unary(x, (input, output) =>
+        {
+            for (var i = 0; i < input.Length; i++) output[i] = f(input[i]);
+        }, derivative);
+
+    delegate void SpanFunction(ReadOnlySpan<float> input, Span<float> output);
+
+    /// <summary>An elementwise function computed a span at a time, with its derivative f'(x, f(x)).</summary>
+    static Tensor Unary(Tensor x, SpanFunction f, Func<float, float, float> derivative)
     {
         var y = new Tensor(x.Shape);
         var xs = x.Data;
         var ys = y.Data;
-        ParallelRange(xs.Length, (start, end) =>
-        {
-            for (var i = start; i < end; i++) ys[i] = f(xs[i]);
-        });
+        ParallelRange(xs.Length, (start, end) => f(xs.AsSpan(start, end - start), ys.AsSpan(start, end - start)));
         if (Tape.Wants(x))
             Tape.Add(y, () =>
             {

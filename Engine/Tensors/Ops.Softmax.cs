@@ -39,22 +39,17 @@ public static partial class Ops
 
     public static void SoftmaxRow(ReadOnlySpan<float> x, Span<float> y)
     {
-        var max = float.NegativeInfinity;
-        foreach (var v in x) if (v > max) max = v;
-        if (float.IsNegativeInfinity(max))
+        var max = System.Numerics.Tensors.TensorPrimitives.Max(x);
+        if (float.IsNegativeInfinity(max) || x.Length == 0)
         {
             y.Clear();
             return;
         }
-        double sum = 0;
-        for (var i = 0; i < x.Length; i++)
-        {
-            var e = MathF.Exp(x[i] - max);
-            y[i] = e;
-            sum += e;
-        }
-        var inv = (float)(1.0 / sum);
-        for (var i = 0; i < y.Length; i++) y[i] *= inv;
+        // exp(x − max): −∞ entries give exactly 0.
+        System.Numerics.Tensors.TensorPrimitives.Subtract(x, max, y);
+        System.Numerics.Tensors.TensorPrimitives.Exp(y, y);
+        var sum = System.Numerics.Tensors.TensorPrimitives.Sum(y);
+        System.Numerics.Tensors.TensorPrimitives.Multiply(y, 1f / sum, y);
     }
 
     /// <summary>
@@ -71,15 +66,18 @@ public static partial class Ops
         var offset = keys - queries; // queries are the last positions of the keys
         var y = scores.Clone();
         y.Name = null;
-        for (var b = 0; b < batch; b++)
-            for (var h = 0; h < heads; h++)
-                for (var q = 0; q < queries; q++)
-                {
-                    var row = ((b * heads + h) * queries + q) * keys;
+        Parallel.For(0, batch * heads, bh =>
+        {
+            var b = bh / heads;
+            for (var q = 0; q < queries; q++)
+            {
+                var row = y.Data.AsSpan((bh * queries + q) * keys, keys);
+                if (causal && q + offset + 1 < keys) row[Math.Max(0, q + offset + 1)..].Fill(float.NegativeInfinity);
+                if (keyMask is not null)
                     for (var k = 0; k < keys; k++)
-                        if ((causal && k > q + offset) || (keyMask is not null && !keyMask[b, k]))
-                            y.Data[row + k] = float.NegativeInfinity;
-                }
+                        if (!keyMask[b, k]) row[k] = float.NegativeInfinity;
+            }
+        });
         if (Tape.Wants(scores))
             Tape.Add(y, () =>
             {

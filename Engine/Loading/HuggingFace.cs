@@ -1,0 +1,287 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Verification.Engine.Models;
+using Verification.Engine.Tensors;
+
+namespace Verification.Engine.Loading;
+
+/// <summary>
+/// Hugging Face checkpoints: config.json + model.safetensors for GPT-2, BERT and Llama, with HF's tensor names
+/// mapped to TransformerLens's and every matrix laid out for x·W (HF's nn.Linear stores [out, in]; GPT-2's
+/// Conv1D already stores [in, out]). Llama weights use the half-split rotary layout, matching HF's converter.
+/// </summary>
+public static class HuggingFace
+{
+    public static Transformer Load(string directory)
+    {
+        var configPath = Path.Combine(directory, "config.json");
+        var weightsPath = Path.Combine(directory, "model.safetensors");
+        if (!File.Exists(configPath)) throw new ModelFileException(configPath, "file not found (a Hugging Face model folder needs config.json)");
+        if (!File.Exists(weightsPath))
+        {
+            var hint = File.Exists(Path.Combine(directory, "pytorch_model.bin"))
+                ? "only pytorch_model.bin is there: convert it with safetensors' convert script, or download model.safetensors"
+                : "file not found";
+            throw new ModelFileException(weightsPath, hint);
+        }
+        JsonObject config;
+        try { config = JsonNode.Parse(File.ReadAllText(configPath))?.AsObject() ?? throw new ModelFileException(configPath, "empty"); }
+        catch (JsonException e) { throw new ModelFileException(configPath, "not valid JSON: " + e.Message); }
+        var file = SafeTensors.Open(weightsPath);
+        var type = (config["model_type"]?.GetValue<string>() ?? "").ToLowerInvariant();
+        return type switch
+        {
+            "gpt2" => Gpt2(config, file, configPath),
+            "bert" => Bert(config, file, configPath),
+            "llama" => Llama(config, file, configPath),
+            _ => throw new ModelFileException(configPath, $"model_type '{type}' is not supported (gpt2, bert, llama)"),
+        };
+    }
+
+    static int Int(JsonObject c, string path, params string[] keys)
+    {
+        foreach (var k in keys)
+            if (c[k] is JsonValue v && v.TryGetValue<int>(out var i)) return i;
+        throw new ModelFileException(path, $"config needs '{keys[0]}'");
+    }
+
+    static float Float(JsonObject c, string key, float fallback) =>
+        c[key] is JsonValue v && v.TryGetValue<double>(out var d) ? (float)d : fallback;
+
+    static bool Bool(JsonObject c, string key, bool fallback) =>
+        c[key] is JsonValue v && v.TryGetValue<bool>(out var b) ? b : fallback;
+
+    /// <summary>Reads tensors by HF name, with an optional prefix some checkpoints add ("transformer.", "bert.").</summary>
+    sealed class Reader(SafeTensors file, params string[] prefixes)
+    {
+        public readonly HashSet<string> Used = [];
+
+        public string? Resolve(string name)
+        {
+            foreach (var prefix in prefixes.Append(""))
+                if (file.Contains(prefix + name)) return prefix + name;
+            return null;
+        }
+
+        public bool Has(string name) => Resolve(name) is not null;
+
+        public Tensor Get(string name)
+        {
+            var full = Resolve(name) ?? throw new ModelFileException(file.Path, "missing from the checkpoint", name);
+            Used.Add(full);
+            return file.Read(full);
+        }
+
+        /// <summary>nn.Linear weight [out, in] → [in, out].</summary>
+        public Tensor Linear(string name)
+        {
+            var w = Get(name);
+            if (w.Rank != 2) throw new ModelFileException(file.Path, $"expected a matrix, got {w.ShapeString}", name);
+            return Llama2c.Transpose(w.Data, w.Shape[0], w.Shape[1]);
+        }
+    }
+
+    static Gpt2Model Gpt2(JsonObject c, SafeTensors file, string configPath)
+    {
+        var config = new Gpt2Config
+        {
+            VocabularySize = Int(c, configPath, "vocab_size"), ContextLength = Int(c, configPath, "n_positions", "n_ctx"),
+            ModelWidth = Int(c, configPath, "n_embd"), LayerCount = Int(c, configPath, "n_layer"), HeadCount = Int(c, configPath, "n_head"),
+            MlpWidth = c["n_inner"] is JsonValue inner && inner.TryGetValue<int>(out var n) ? n : 4 * Int(c, configPath, "n_embd"),
+            LayerNormEpsilon = Float(c, "layer_norm_epsilon", 1e-5f),
+            TiedEmbeddings = Bool(c, "tie_word_embeddings", true),
+        };
+        var r = new Reader(file, "transformer.");
+        var d = config.ModelWidth;
+        var p = new Dictionary<string, Tensor>
+        {
+            ["embed.W_E"] = r.Get("wte.weight"),
+            ["pos_embed.W_pos"] = r.Get("wpe.weight"),
+            ["ln_final.w"] = r.Get("ln_f.weight"),
+            ["ln_final.b"] = r.Get("ln_f.bias"),
+        };
+        if (!config.TiedEmbeddings) p["unembed.W_U"] = r.Linear("lm_head.weight");
+        for (var l = 0; l < config.LayerCount; l++)
+        {
+            var h = $"h.{l}.";
+            p[$"blocks.{l}.ln1.w"] = r.Get(h + "ln_1.weight");
+            p[$"blocks.{l}.ln1.b"] = r.Get(h + "ln_1.bias");
+            var qkv = r.Get(h + "attn.c_attn.weight");      // Conv1D [dModel, 3·dModel]
+            var qkvBias = r.Get(h + "attn.c_attn.bias");   // [3·dModel]
+            if (qkv.Rank != 2 || qkv.Shape[0] != d || qkv.Shape[1] != 3 * d)
+                throw new ModelFileException(file.Path, $"has shape {qkv.ShapeString}, expected [{d}, {3 * d}] from n_embd", h + "attn.c_attn.weight");
+            for (var part = 0; part < 3; part++)
+            {
+                var name = "QKV"[part];
+                p[$"blocks.{l}.attn.W_{name}"] = Columns(qkv, part * d, d);
+                p[$"blocks.{l}.attn.b_{name}"] = new Tensor(qkvBias.Data.AsSpan(part * d, d).ToArray(), d);
+            }
+            p[$"blocks.{l}.attn.W_O"] = r.Get(h + "attn.c_proj.weight");
+            p[$"blocks.{l}.attn.b_O"] = r.Get(h + "attn.c_proj.bias");
+            p[$"blocks.{l}.ln2.w"] = r.Get(h + "ln_2.weight");
+            p[$"blocks.{l}.ln2.b"] = r.Get(h + "ln_2.bias");
+            p[$"blocks.{l}.mlp.W_in"] = r.Get(h + "mlp.c_fc.weight");
+            p[$"blocks.{l}.mlp.b_in"] = r.Get(h + "mlp.c_fc.bias");
+            p[$"blocks.{l}.mlp.W_out"] = r.Get(h + "mlp.c_proj.weight");
+            p[$"blocks.{l}.mlp.b_out"] = r.Get(h + "mlp.c_proj.bias");
+        }
+        if (r.Has("lm_head.weight")) r.Used.Add(r.Resolve("lm_head.weight")!);
+        Unused(file, r.Used, name => name.EndsWith(".attn.bias", StringComparison.Ordinal) || name.EndsWith(".attn.masked_bias", StringComparison.Ordinal));
+        return new Gpt2Model(config, p, file.Path);
+    }
+
+    static BertModel Bert(JsonObject c, SafeTensors file, string configPath)
+    {
+        var act = c["hidden_act"]?.GetValue<string>() ?? "gelu";
+        var config = new BertConfig
+        {
+            VocabularySize = Int(c, configPath, "vocab_size"), ContextLength = Int(c, configPath, "max_position_embeddings"),
+            ModelWidth = Int(c, configPath, "hidden_size"), LayerCount = Int(c, configPath, "num_hidden_layers"),
+            HeadCount = Int(c, configPath, "num_attention_heads"), MlpWidth = Int(c, configPath, "intermediate_size"),
+            TypeVocabularySize = c["type_vocab_size"] is JsonValue tv && tv.TryGetValue<int>(out var types) ? types : 2,
+            LayerNormEpsilon = Float(c, "layer_norm_eps", 1e-12f),
+            Activation = act is "gelu_new" or "gelu_pytorch_tanh" ? GeluForm.Tanh : GeluForm.Erf,
+        };
+        var r = new Reader(file, "bert.");
+        // Old checkpoints name LayerNorm parameters gamma/beta.
+        Tensor Ln(string prefix, string part) => r.Has($"{prefix}.{part}") ? r.Get($"{prefix}.{part}") : r.Get($"{prefix}.{(part == "weight" ? "gamma" : "beta")}");
+        var p = new Dictionary<string, Tensor>
+        {
+            ["embed.W_E"] = r.Get("embeddings.word_embeddings.weight"),
+            ["pos_embed.W_pos"] = r.Get("embeddings.position_embeddings.weight"),
+            ["token_type_embed.W_token_type"] = r.Get("embeddings.token_type_embeddings.weight"),
+            ["embed_ln.w"] = Ln("embeddings.LayerNorm", "weight"),
+            ["embed_ln.b"] = Ln("embeddings.LayerNorm", "bias"),
+        };
+        for (var l = 0; l < config.LayerCount; l++)
+        {
+            var e = $"encoder.layer.{l}.";
+            foreach (var (hf, ours) in new[] { ("query", "Q"), ("key", "K"), ("value", "V") })
+            {
+                p[$"blocks.{l}.attn.W_{ours}"] = r.Linear(e + $"attention.self.{hf}.weight");
+                p[$"blocks.{l}.attn.b_{ours}"] = r.Get(e + $"attention.self.{hf}.bias");
+            }
+            p[$"blocks.{l}.attn.W_O"] = r.Linear(e + "attention.output.dense.weight");
+            p[$"blocks.{l}.attn.b_O"] = r.Get(e + "attention.output.dense.bias");
+            p[$"blocks.{l}.ln1.w"] = Ln(e + "attention.output.LayerNorm", "weight");
+            p[$"blocks.{l}.ln1.b"] = Ln(e + "attention.output.LayerNorm", "bias");
+            p[$"blocks.{l}.mlp.W_in"] = r.Linear(e + "intermediate.dense.weight");
+            p[$"blocks.{l}.mlp.b_in"] = r.Get(e + "intermediate.dense.bias");
+            p[$"blocks.{l}.mlp.W_out"] = r.Linear(e + "output.dense.weight");
+            p[$"blocks.{l}.mlp.b_out"] = r.Get(e + "output.dense.bias");
+            p[$"blocks.{l}.ln2.w"] = Ln(e + "output.LayerNorm", "weight");
+            p[$"blocks.{l}.ln2.b"] = Ln(e + "output.LayerNorm", "bias");
+        }
+        if (!r.Has("cls.predictions.transform.dense.weight"))
+            throw new ModelFileException(file.Path, "no masked-language-model head (cls.predictions.*): use a BertForMaskedLM or BertForPreTraining checkpoint");
+        p["mlm_head.W"] = r.Linear("cls.predictions.transform.dense.weight");
+        p["mlm_head.b"] = r.Get("cls.predictions.transform.dense.bias");
+        p["mlm_head.ln.w"] = Ln("cls.predictions.transform.LayerNorm", "weight");
+        p["mlm_head.ln.b"] = Ln("cls.predictions.transform.LayerNorm", "bias");
+        p["unembed.b_U"] = r.Has("cls.predictions.bias") ? r.Get("cls.predictions.bias") : r.Get("cls.predictions.decoder.bias");
+        Unused(file, r.Used, name => name.Contains("pooler", StringComparison.Ordinal) || name.Contains("seq_relationship", StringComparison.Ordinal)
+                                     || name.EndsWith("decoder.weight", StringComparison.Ordinal) || name.EndsWith("decoder.bias", StringComparison.Ordinal)
+                                     || name.EndsWith("position_ids", StringComparison.Ordinal));
+        return new BertModel(config, p, file.Path);
+    }
+
+    static LlamaModel Llama(JsonObject c, SafeTensors file, string configPath)
+    {
+        var heads = Int(c, configPath, "num_attention_heads");
+        var width = Int(c, configPath, "hidden_size");
+        var config = new LlamaConfig
+        {
+            VocabularySize = Int(c, configPath, "vocab_size"), ContextLength = Int(c, configPath, "max_position_embeddings"),
+            ModelWidth = width, LayerCount = Int(c, configPath, "num_hidden_layers"), HeadCount = heads,
+            KeyValueHeads = c["num_key_value_heads"] is JsonValue kv && kv.TryGetValue<int>(out var k) ? k : heads,
+            HeadWidthOverride = c["head_dim"] is JsonValue hd && hd.TryGetValue<int>(out var h) ? h : 0,
+            MlpWidth = Int(c, configPath, "intermediate_size"), RmsNormEpsilon = Float(c, "rms_norm_eps", 1e-6f),
+            RopeTheta = Float(c, "rope_theta", 10000f), TiedEmbeddings = Bool(c, "tie_word_embeddings", false),
+            RotaryLayout = RotaryLayout.HalfSplit,
+        };
+        var r = new Reader(file);
+        var p = new Dictionary<string, Tensor>
+        {
+            ["embed.W_E"] = r.Get("model.embed_tokens.weight"),
+            ["ln_final.w"] = r.Get("model.norm.weight"),
+        };
+        if (!config.TiedEmbeddings) p["unembed.W_U"] = r.Linear("lm_head.weight");
+        for (var l = 0; l < config.LayerCount; l++)
+        {
+            var m = $"model.layers.{l}.";
+            p[$"blocks.{l}.ln1.w"] = r.Get(m + "input_layernorm.weight");
+            p[$"blocks.{l}.attn.W_Q"] = r.Linear(m + "self_attn.q_proj.weight");
+            p[$"blocks.{l}.attn.W_K"] = r.Linear(m + "self_attn.k_proj.weight");
+            p[$"blocks.{l}.attn.W_V"] = r.Linear(m + "self_attn.v_proj.weight");
+            p[$"blocks.{l}.attn.W_O"] = r.Linear(m + "self_attn.o_proj.weight");
+            p[$"blocks.{l}.ln2.w"] = r.Get(m + "post_attention_layernorm.weight");
+            p[$"blocks.{l}.mlp.W_gate"] = r.Linear(m + "mlp.gate_proj.weight");
+            p[$"blocks.{l}.mlp.W_in"] = r.Linear(m + "mlp.up_proj.weight");
+            p[$"blocks.{l}.mlp.W_out"] = r.Linear(m + "mlp.down_proj.weight");
+        }
+        if (config.TiedEmbeddings && r.Has("lm_head.weight")) r.Used.Add("lm_head.weight");
+        Unused(file, r.Used, name => name.EndsWith("rotary_emb.inv_freq", StringComparison.Ordinal));
+        return new LlamaModel(config, p, file.Path);
+    }
+
+    /// <summary>Columns [start, start+count) of a matrix.</summary>
+    static Tensor Columns(Tensor w, int start, int count)
+    {
+        int rows = w.Shape[0], columns = w.Shape[1];
+        var t = new Tensor(rows, count);
+        for (var r = 0; r < rows; r++) Array.Copy(w.Data, r * columns + start, t.Data, r * count, count);
+        return t;
+    }
+
+    /// <summary>A checkpoint tensor nobody read means the mapping is wrong for this file: say which.</summary>
+    static void Unused(SafeTensors file, HashSet<string> used, Func<string, bool> ignorable)
+    {
+        var unused = file.Tensors.Keys.Where(k => !used.Contains(k) && !ignorable(k)).ToList();
+        if (unused.Count > 0)
+            throw new ModelFileException(file.Path, $"tensors this loader does not know: {string.Join(", ", unused.Take(6))}{(unused.Count > 6 ? ", …" : "")}");
+    }
+
+    /// <summary>Writes a Llama model's tensors under HF's names (q/k rows permuted as HF's converter does).</summary>
+    public static void SaveLlama(LlamaModel model, string directory)
+    {
+        var c = model.Config;
+        Directory.CreateDirectory(directory);
+        var t = new List<KeyValuePair<string, Tensor>>();
+        Tensor Linear(string ours) // [in, out] → [out, in]
+        {
+            var w = model.Parameter(ours);
+            return Llama2c.Transpose(w.Data, w.Shape[0], w.Shape[1]);
+        }
+        Tensor Permuted(string ours, int heads)
+        {
+            var w = Linear(ours);
+            var interleaved = c.RotaryLayout == RotaryLayout.Interleaved;
+            return interleaved ? new Tensor(Llama2c.PermuteForHuggingFace(w.Data, heads, w.Shape[0], w.Shape[1]), w.Shape) : w;
+        }
+        t.Add(new("model.embed_tokens.weight", model.Parameter("embed.W_E")));
+        for (var l = 0; l < c.LayerCount; l++)
+        {
+            var m = $"model.layers.{l}.";
+            t.Add(new(m + "input_layernorm.weight", model.Parameter($"blocks.{l}.ln1.w")));
+            t.Add(new(m + "self_attn.q_proj.weight", Permuted($"blocks.{l}.attn.W_Q", c.HeadCount)));
+            t.Add(new(m + "self_attn.k_proj.weight", Permuted($"blocks.{l}.attn.W_K", c.KeyValueHeadCount)));
+            t.Add(new(m + "self_attn.v_proj.weight", Linear($"blocks.{l}.attn.W_V")));
+            t.Add(new(m + "self_attn.o_proj.weight", Linear($"blocks.{l}.attn.W_O")));
+            t.Add(new(m + "post_attention_layernorm.weight", model.Parameter($"blocks.{l}.ln2.w")));
+            t.Add(new(m + "mlp.gate_proj.weight", Linear($"blocks.{l}.mlp.W_gate")));
+            t.Add(new(m + "mlp.up_proj.weight", Linear($"blocks.{l}.mlp.W_in")));
+            t.Add(new(m + "mlp.down_proj.weight", Linear($"blocks.{l}.mlp.W_out")));
+        }
+        t.Add(new("model.norm.weight", model.Parameter("ln_final.w")));
+        if (!c.TiedEmbeddings) t.Add(new("lm_head.weight", Linear("unembed.W_U")));
+        SafeTensors.Write(Path.Combine(directory, "model.safetensors"), t);
+        var config = new JsonObject
+        {
+            ["model_type"] = "llama", ["architectures"] = new JsonArray("LlamaForCausalLM"), ["hidden_size"] = c.ModelWidth,
+            ["intermediate_size"] = c.MlpWidth, ["num_hidden_layers"] = c.LayerCount, ["num_attention_heads"] = c.HeadCount,
+            ["num_key_value_heads"] = c.KeyValueHeadCount, ["vocab_size"] = c.VocabularySize, ["max_position_embeddings"] = c.ContextLength,
+            ["rms_norm_eps"] = c.RmsNormEpsilon, ["rope_theta"] = c.RopeTheta, ["tie_word_embeddings"] = c.TiedEmbeddings,
+        };
+        File.WriteAllText(Path.Combine(directory, "config.json"), config.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
+    }
+}

@@ -1,0 +1,93 @@
+using Verification.Engine.Tensors;
+
+namespace Verification.Engine.Models;
+
+/// <summary>
+/// The activations one run recorded, by hook name, with the batch dimension kept. Read-only: nothing in the
+/// engine writes to a cached tensor after the run.
+/// </summary>
+public sealed class ActivationCache(IReadOnlyDictionary<string, Tensor> activations) : IReadOnlyDictionary<string, Tensor>
+{
+    public Tensor this[string key] => activations.TryGetValue(key, out var t)
+        ? t
+        : throw new KeyNotFoundException($"Hook '{key}' was not cached in this run (cached: {string.Join(", ", activations.Keys.Take(8))}{(activations.Count > 8 ? ", …" : "")}).");
+
+    public IEnumerable<string> Keys => activations.Keys;
+    public IEnumerable<Tensor> Values => activations.Values;
+    public int Count => activations.Count;
+    public bool ContainsKey(string key) => activations.ContainsKey(key);
+    public bool TryGetValue(string key, [System.Diagnostics.CodeAnalysis.MaybeNullWhen(false)] out Tensor value) => activations.TryGetValue(key, out value);
+    public IEnumerator<KeyValuePair<string, Tensor>> GetEnumerator() => activations.GetEnumerator();
+    System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
+}
+
+/// <summary>
+/// Carries one run's cache requests and interventions through the forward pass. Every component passes its
+/// activations through <see cref="Hook"/>, which records the name, applies the interventions for it in order,
+/// and caches the result if asked.
+/// </summary>
+public sealed class HookContext
+{
+    readonly HashSet<string>? cacheNames;
+    readonly bool cacheAll;
+    readonly Dictionary<string, List<Intervention>> interventions = [];
+    readonly Dictionary<string, Tensor> cache = [];
+    readonly List<string> visited = [];
+    readonly HashSet<string> used = [];
+
+    public HookContext(IEnumerable<string>? cache = null, IEnumerable<Intervention>? interventions = null, bool computeResult = false)
+    {
+        if (cache is not null)
+        {
+            cacheNames = [.. cache];
+            cacheAll = cacheNames.Contains("*");
+        }
+        foreach (var i in interventions ?? [])
+        {
+            if (!this.interventions.TryGetValue(i.Hook, out var list)) this.interventions[i.Hook] = list = [];
+            list.Add(i);
+        }
+        ComputeResult = computeResult;
+    }
+
+    /// <summary>Whether per-head outputs (hook_result) are computed: asked for, cached or intervened on.</summary>
+    public bool ComputeResult { get; }
+
+    public bool WantsResult(int layer) =>
+        ComputeResult || Caches(Hooks.Result(layer)) || interventions.ContainsKey(Hooks.Result(layer));
+
+    public bool Caches(string name) => cacheAll || cacheNames?.Contains(name) == true;
+
+    public Tensor Hook(string name, Tensor activation)
+    {
+        visited.Add(name);
+        if (interventions.TryGetValue(name, out var list))
+        {
+            used.Add(name);
+            foreach (var i in list) activation = i.Apply(activation);
+        }
+        if (Caches(name))
+        {
+            // The forward pass never writes to a tensor after creating it, so the cache can share its values.
+            cache[name] = new Tensor(activation.Data, activation.Shape) { Name = name };
+        }
+        return activation;
+    }
+
+    /// <summary>The hook names in the order the forward pass visited them.</summary>
+    public IReadOnlyList<string> Visited => visited;
+
+    public ActivationCache Cache => new(cache);
+
+    /// <summary>Fails when an intervention or cache request names a hook the run never passed (a typo).</summary>
+    public void CheckAllUsed()
+    {
+        var unknownInterventions = interventions.Keys.Where(k => !used.Contains(k)).ToList();
+        var passed = visited.ToHashSet();
+        var unknownCache = cacheNames?.Where(n => n != "*" && !passed.Contains(n)).ToList() ?? [];
+        if (unknownInterventions.Count + unknownCache.Count == 0) return;
+        throw new ArgumentException(
+            $"No such hook in this model: {string.Join(", ", unknownInterventions.Concat(unknownCache).Distinct())}. " +
+            $"Hooks are named like {string.Join(", ", visited.Take(6))}, … (see the model's HookNames).");
+    }
+}

@@ -1,0 +1,36 @@
+using Verification.Engine.Loading;
+using Verification.Engine.Models;
+using Verification.Engine.Tokenizers;
+using Verification.Fixtures.Real;
+
+namespace Verification.Fixtures;
+
+/// <summary>A model chosen by a zoo name, a real checkpoint's name (found by the locator), or a path.</summary>
+public sealed record ModelChoice(string Name, Transformer Model, ITokenizer? Tokenizer, string Where);
+
+/// <summary>Resolves the names the CLI and the specs use for models.</summary>
+public static class ModelCatalog
+{
+    static readonly Dictionary<string, Func<ModelChoice>> zoo = new(StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>Registers a zoo model under a name (the zoo does this for its models).</summary>
+    public static void Register(string name, Func<ModelChoice> build) => zoo[name] = build;
+
+    public static IReadOnlyCollection<string> ZooNames
+    {
+        get
+        {
+            Zoo.Catalog.EnsureRegistered();
+            return zoo.Keys;
+        }
+    }
+
+    public static ModelChoice Load(string nameOrPath)
+    {
+        Zoo.Catalog.EnsureRegistered();
+        if (zoo.TryGetValue(nameOrPath, out var build)) return build();
+        var path = SharedData.Locator.Find(nameOrPath);
+        var model = ModelLoader.Load(path);
+        return new ModelChoice(nameOrPath, model, TokenizerLoader.TryLoad(path, model.Config.VocabularySize), path);
+    }
+}

@@ -1,0 +1,204 @@
+/// Hook points and interventions: TransformerLens's names in order for every family, patterns exactly as the
+/// softmax made them, and interventions that are data, do what they say, and leave nothing behind.
+module Verification.Specs.Hooks
+
+open System
+open NUnit.Framework
+open Verification.Engine.Loading
+open Verification.Engine.Models
+open Verification.Engine.Tensors
+open Verification.Fixtures.Approvals
+open Verification.Fixtures.Golden
+open Verification.Specs.Support
+
+let private gpt2 = lazy (ModelLoader.Load(GoldenModels.Folder "gpt2-tiny"))
+let private bert = lazy (ModelLoader.Load(GoldenModels.Folder "bert-tiny-random") :?> BertModel)
+let private llama = lazy (ModelLoader.Load(GoldenModels.Folder "llama-gqa2-untied"))
+
+let private attentionOnly =
+    lazy
+        (ParameterLayout.Create(
+            AttentionOnlyConfig(VocabularySize = 50, ContextLength = 16, ModelWidth = 24, LayerCount = 2, HeadCount = 3, UseLayerNorm = true),
+            seed = 7, std = 0.3f))
+
+let private tokens = [| [| 5; 17; 3; 42; 8; 17; 3; 9 |]; [| 1; 2; 3; 4; 5; 6; 7; 8 |] |]
+
+let families = [| "gpt2"; "bert"; "llama"; "attention-only" |]
+
+let private model name : Transformer =
+    match name with
+    | "gpt2" -> gpt2.Force()
+    | "bert" -> bert.Force()
+    | "llama" -> llama.Force()
+    | _ -> attentionOnly.Force()
+
+[<TestCaseSource(nameof families)>]
+let ``the ordered hook names of each family are TransformerLens's`` (family: string) =
+    let m = model family
+    Approve.Text(String.Join("\n", m.HookNames))
+    // Caching everything returns exactly those names (hook_result only when asked).
+    let cached = m.Run(tokens, RunOptions(Cache = [| "*" |], ComputeResult = true)).Cache.Keys |> Set.ofSeq
+    Assert.That(Set.toArray cached, eq (Set.toArray (Set.ofSeq m.HookNames)), "the cache holds every hook and the logits")
+
+[<TestCaseSource(nameof families)>]
+let ``activations keep the batch dimension and have TransformerLens's shapes`` (family: string) =
+    let m = model family
+    let c = m.Config
+    let cache = m.Run(tokens, RunOptions(Cache = [| "*" |], ComputeResult = true)).Cache
+    let (b, p) = (2, 8)
+    Assert.That(cache.[Hooks.ResidPre 0].Shape, eq [| b; p; c.ModelWidth |])
+    Assert.That(cache.[Hooks.Q 1].Shape, eq [| b; p; c.HeadCount; c.HeadWidth |])
+    Assert.That(cache.[Hooks.K 1].Shape, eq [| b; p; c.KeyValueHeadCount; c.HeadWidth |])
+    Assert.That(cache.[Hooks.Pattern 1].Shape, eq [| b; c.HeadCount; p; p |])
+    Assert.That(cache.[Hooks.Z 0].Shape, eq [| b; p; c.HeadCount; c.HeadWidth |])
+    Assert.That(cache.[Hooks.Result 0].Shape, eq [| b; p; c.HeadCount; c.ModelWidth |])
+
+[<TestCaseSource(nameof families)>]
+let ``attention patterns are distributions with masked entries exactly zero`` (family: string) =
+    let m = model family
+    let pattern = m.Run(tokens, RunOptions.Caching(Hooks.Pattern 0)).Cache.[Hooks.Pattern 0]
+    let heads = m.Config.HeadCount
+    for b in 0 .. 1 do
+        for h in 0 .. heads - 1 do
+            for q in 0 .. 7 do
+                let row = [| for k in 0 .. 7 -> pattern.[b, h, q, k] |]
+                Assert.That(Array.sumBy float row, Is.EqualTo(1.0).Within(1e-5))
+                if m.Config.Causal then
+                    for k in q + 1 .. 7 do
+                        Assert.That(row.[k], eq 0.0f, sprintf "b%d h%d q%d k%d" b h q k)
+
+[<TestCaseSource(nameof families)>]
+let ``per-head results sum to the attention output`` (family: string) =
+    let m = model family
+    let cache = m.Run(tokens, RunOptions.Caching(Hooks.Result 1, Hooks.AttnOut 1)).Cache
+    let result = cache.[Hooks.Result 1]
+    let bias = m.Parameters.TryGetValue "blocks.1.attn.b_O" |> function | true, t -> Some t | _ -> None
+    let summed = Ops.SumHeads result
+    let expected = match bias with Some b -> Ops.AddBroadcast(summed, b) | None -> summed
+    assertTensorClose "Σ heads + b_O vs hook_attn_out" 1e-5 1e-5 cache.[Hooks.AttnOut 1] expected
+
+[<TestCaseSource(nameof families)>]
+let ``an intervention that writes back the same tensor changes nothing`` (family: string) =
+    let m = model family
+    let clean = m.Run(tokens).Logits
+    let hooks = [ Hooks.ResidPre 1; Hooks.Q 0; Hooks.Pattern 1; Hooks.Z 1; Hooks.AttnOut 0 ]
+    let identity = hooks |> List.map (fun h -> Intervention.Custom(h, fun t -> t))
+    Assert.That(m.Run(tokens, RunOptions(Interventions = identity)).Logits.Data, eq clean.Data)
+    let scaleByOne = hooks |> List.map (fun h -> Intervention.Scale(h, 1.0f))
+    Assert.That(m.Run(tokens, RunOptions(Interventions = scaleByOne)).Logits.Data, eq clean.Data)
+
+[<Test>]
+let ``zeroing a head's z removes exactly that head's term from the attention output`` () =
+    let m = gpt2.Force()
+    let clean = m.Run(tokens, RunOptions.Caching(Hooks.Result 0, Hooks.AttnOut 0)).Cache
+    let ablated =
+        m.Run(tokens, RunOptions(Cache = [| Hooks.AttnOut 0 |], Interventions = [ Intervention.Zero(Hooks.Z 0, heads = [| 2 |]) ])).Cache
+    let result = clean.[Hooks.Result 0]
+    let (b, p, h, d) = (result.Shape.[0], result.Shape.[1], result.Shape.[2], result.Shape.[3])
+    let expected =
+        Array.init (b * p * d) (fun i ->
+            let (row, j) = (i / d, i % d)
+            float clean.[Hooks.AttnOut 0].Data.[i] - float result.Data.[(row * h + 2) * d + j])
+    assertClose "attn_out without head 2" 1e-5 1e-5 expected (toDoubles ablated.[Hooks.AttnOut 0])
+
+[<TestCaseSource(nameof families)>]
+let ``a batched run equals running each sequence alone`` (family: string) =
+    let m = model family
+    let batched = m.Run(tokens, RunOptions.Caching(Hooks.Pattern 1)).Cache
+    for b in 0 .. 1 do
+        let alone = m.Run([| tokens.[b] |], RunOptions.Caching(Hooks.Pattern 1)).Cache
+        let size = alone.[Hooks.Pattern 1].Size
+        assertClose (sprintf "pattern of item %d" b) 1e-6 1e-5 (toDoubles alone.[Hooks.Pattern 1]) (batched.[Hooks.Pattern 1].Data.[b * size .. (b + 1) * size - 1] |> Array.map float)
+
+[<Test>]
+let ``padding under BERT's attention mask does not change the unpadded positions`` () =
+    let m = bert.Force()
+    let short = [| [| 5; 17; 3; 42; 8 |] |]
+    let padded = [| [| 5; 17; 3; 42; 8; 0; 0; 0 |] |]
+    let mask = [| [| true; true; true; true; true; false; false; false |] |]
+    let a = m.Run(short).Logits
+    let b = m.Run(padded, RunOptions(AttentionMask = mask)).Logits
+    let vocab = m.Config.VocabularySize
+    assertClose "logits at unpadded positions" 1e-5 1e-5 (toDoubles a) (b.Data.[.. 5 * vocab - 1] |> Array.map float)
+    let pattern = m.Run(padded, RunOptions(AttentionMask = mask, Cache = [| Hooks.Pattern 0 |])).Cache.[Hooks.Pattern 0]
+    for q in 0 .. 7 do
+        for k in 5 .. 7 do
+            Assert.That(pattern.[0, 0, q, k], eq 0.0f)
+
+[<Test>]
+let ``nothing stays registered after a run with interventions`` () =
+    let m = llama.Force()
+    let clean = m.Run(tokens).Logits
+    let ablated = m.Run(tokens, RunOptions(Interventions = [ Intervention.Zero(Hooks.AttnOut 0) ])).Logits
+    Assert.That(ablated.Data, Is.Not.EqualTo(clean.Data))
+    Assert.That(m.Run(tokens).Logits.Data, eq clean.Data)
+
+[<Test>]
+let ``patching every hook_resid_pre from another run reproduces that run`` () =
+    let m = gpt2.Force()
+    let other = [| [| 9; 9; 1; 2; 30; 31; 32; 33 |]; [| 8; 7; 6; 5; 4; 3; 2; 1 |] |]
+    let source = m.Run(other, RunOptions.Caching(Hooks.ResidPre 0)).Cache.[Hooks.ResidPre 0]
+    let patched = m.Run(tokens, RunOptions(Interventions = [ Intervention.Replace(Hooks.ResidPre 0, source) ])).Logits
+    Assert.That(patched.Data, eq (m.Run(other).Logits.Data))
+
+[<Test>]
+let ``patching one head at one position changes only later positions`` () =
+    let m = gpt2.Force()
+    let other = [| [| 9; 9; 1; 2; 30; 31; 32; 33 |]; [| 8; 7; 6; 5; 4; 3; 2; 1 |] |]
+    let source = m.Run(other, RunOptions.Caching(Hooks.V 0)).Cache.[Hooks.V 0]
+    let clean = m.Run(tokens).Logits
+    let patched = m.Run(tokens, RunOptions(Interventions = [ Intervention.Replace(Hooks.V 0, source, heads = [| 1 |], positions = [| 4 |]) ])).Logits
+    let vocab = m.Config.VocabularySize
+    for b in 0 .. 1 do
+        for p in 0 .. 7 do
+            let slice (t: Tensor) = t.Data.[(b * 8 + p) * vocab .. (b * 8 + p + 1) * vocab - 1]
+            if p < 4 then Assert.That(slice patched, eq (slice clean), sprintf "position %d is before the patch" p)
+            else Assert.That(slice patched, Is.Not.EqualTo(slice clean), sprintf "position %d sees the patch" p)
+
+[<Test>]
+let ``mean ablation replaces a head's values with their mean over batch and positions`` () =
+    let m = attentionOnly.Force()
+    let cache = m.Run(tokens, RunOptions.Caching(Hooks.Z 0)).Cache
+    let after = m.Run(tokens, RunOptions(Cache = [| Hooks.Z 0 |], Interventions = [ Intervention.Mean(Hooks.Z 0, heads = [| 1 |]) ])).Cache
+    let z = cache.[Hooks.Z 0]
+    let dHead = z.Shape.[3]
+    for i in 0 .. dHead - 1 do
+        let mean = [ for b in 0 .. 1 do for p in 0 .. 7 -> float z.[b, p, 1, i] ] |> List.average
+        for b in 0 .. 1 do
+            for p in 0 .. 7 do
+                Assert.That(float after.[Hooks.Z 0].[b, p, 1, i], Is.EqualTo(mean).Within(1e-6))
+                Assert.That(after.[Hooks.Z 0].[b, p, 0, i], eq z.[b, p, 0, i], "other heads untouched")
+
+[<Test>]
+let ``zeroing the values of chosen heads at chosen positions touches only those entries`` () =
+    let m = llama.Force()
+    let run interventions = m.Run(tokens, RunOptions(Cache = [| Hooks.V 1 |], Interventions = interventions)).Cache.[Hooks.V 1]
+    let clean = run []
+    let zeroed = run [ Intervention.ZeroValues(1, [| 1 |], [| 2; 5 |]) ]
+    for b in 0 .. 1 do
+        for p in 0 .. 7 do
+            for h in 0 .. 1 do
+                for i in 0 .. clean.Shape.[3] - 1 do
+                    let expected = if h = 1 && (p = 2 || p = 5) then 0.0f else clean.[b, p, h, i]
+                    Assert.That(zeroed.[b, p, h, i], eq expected)
+
+[<Test>]
+let ``an intervention or cache request naming a hook that does not exist fails with the name`` () =
+    let m = gpt2.Force()
+    (throws<ArgumentException> (fun () -> m.Run(tokens, RunOptions(Interventions = [ Intervention.Zero "blocks.0.attn.hook_zz" ])) |> ignore)).Message
+    |> mentions [ "blocks.0.attn.hook_zz" ]
+    (throws<ArgumentException> (fun () -> m.Run(tokens, RunOptions.Caching "blocks.9.hook_resid_pre") |> ignore)).Message
+    |> mentions [ "blocks.9.hook_resid_pre" ]
+    (throws<ArgumentException> (fun () -> m.Run(tokens, RunOptions(Interventions = [ Intervention.Zero(Hooks.ResidPre 0, heads = [| 0 |]) ])) |> ignore)).Message
+    |> mentions [ "no head axis" ]
+    (throws<ArgumentOutOfRangeException> (fun () -> m.Run(tokens, RunOptions(Interventions = [ Intervention.Zero(Hooks.Z 0, heads = [| 9 |]) ])) |> ignore)).Message
+    |> mentions [ "Head 9" ]
+
+[<Test>]
+let ``reading the cache never changes it`` () =
+    let m = gpt2.Force()
+    let cache = m.Run(tokens, RunOptions.CacheAll).Cache
+    let before = cache |> Seq.map (fun kv -> kv.Key, Array.copy kv.Value.Data) |> Map.ofSeq
+    let _ = m.Run(tokens, RunOptions(Interventions = [ Intervention.Zero(Hooks.Pattern 0) ]))
+    for KeyValue(k, v) in cache do
+        Assert.That(v.Data, eq before.[k], k)
