@@ -13,12 +13,14 @@ public static class Program
         CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
         var root = new RootCommand("verification: executable specs of published claims about attention heads.");
 
-        var scan = new Command("scan", "Scan a model's attention heads with every detector (no arguments: a zoo model).");
-        scan.SetAction(_ =>
+        var scanModel = new Option<string?>("--model") { Description = $"A zoo name, a real checkpoint's name, or a path (default: {ScanCommand.DefaultModel})." };
+        var scanDetectors = new Option<string?>("--detectors") { Description = "all, or a comma-separated list of detector names." };
+        var scanOut = new Option<string?>("--out") { Description = "Folder for the CSV and SVG files (default: out/scan/<model>)." };
+        var scan = new Command("scan", "Scan a model's attention heads with every detector (no arguments: a zoo model that needs no download).")
         {
-            Console.Error.WriteLine("scan: the detectors are not built yet (see issue 'Head detectors').");
-            return 2;
-        });
+            scanModel, scanDetectors, scanOut,
+        };
+        scan.SetAction(p => Guard(() => ScanCommand.Run(p.GetValue(scanModel), p.GetValue(scanDetectors), p.GetValue(scanOut))));
         root.Add(scan);
 
         var modelOption = new Option<string>("--model") { Description = "A zoo name, a real checkpoint's name, or a path.", Required = true };

@@ -5,6 +5,8 @@ public static class Catalog
 {
     static readonly Lazy<bool> registered = new(() =>
     {
+        ModelCatalog.Register("compiled-heads", () =>
+            new ModelChoice("compiled-heads", Compiled.Heads(), CompiledVocabulary.Tokenizer, "Fixtures/Zoo/Compiled.cs"));
         return true;
     });
 
