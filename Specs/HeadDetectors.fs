@@ -117,9 +117,11 @@ let ``TransformerLens's detection matrices are built as its head_detector builds
     Assert.That(show (DetectionMatrices.For(DetectionPattern.Induction, p)), eq "00000/00000/01000/00100/01010")
 
 [<Test>]
-let ``TransformerLens's scores of the compiled model are approved`` () =
-    for name in [ "TL previous_token (mul)"; "TL duplicate_token (mul)"; "TL induction (mul)" ] do
-        Approve.Table(ScanReport.ToTable(scan.Force().Table name), ScanReport.Slug name)
+let ``TransformerLens's scores and the copying scores of the compiled model are approved`` () =
+    for name in [ "TL previous_token (mul)"; "TL duplicate_token (mul)"; "TL induction (mul)"; "copying" ] do
+        let table = scan.Force().Table name
+        Approve.Table(ScanReport.ToTable table, ScanReport.Slug name)
+        Approve.Svg(ScanReport.ToSvg(table, "compiled-heads"), ScanReport.Slug name)
 
 // ---- definitions in isolation -------------------------------------------------------------------------------------
 

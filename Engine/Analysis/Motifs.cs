@@ -132,11 +132,21 @@ public static class Motifs
             lo -= 0.5;
             hi += 0.5;
         }
+        // numpy.histogram's uniform-bin assignment: index from the scaled value, then corrected against the
+        // linspace edges, so values on an edge land where numpy puts them.
+        var edges = new double[bins + 1];
+        var step = (hi - lo) / bins;
+        for (var i = 0; i <= bins; i++) edges[i] = i * step + lo;
+        edges[bins] = hi;
+        var norm = bins / (hi - lo);
         var counts = new double[bins];
         foreach (var v in x)
         {
-            var bin = (int)((v - lo) / (hi - lo) * bins);
-            counts[Math.Clamp(bin, 0, bins - 1)]++;
+            var bin = (int)((v - lo) * norm);
+            if (bin == bins) bin--;
+            if (v < edges[bin]) bin--;
+            else if (v >= edges[bin + 1] && bin != bins - 1) bin++;
+            counts[bin]++;
         }
         var total = counts.Sum();
         return -counts.Where(c => c > 0).Sum(c => c / total * Math.Log2(c / total));

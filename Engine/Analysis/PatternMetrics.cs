@@ -12,11 +12,14 @@ public static class PatternMetrics
     /// <summary>Negation words, matched as whole tokens (the source matched substrings, so "know" counted as "no").</summary>
     public static readonly IReadOnlySet<string> NegationWords = new HashSet<string> { "not", "never", "n't", "no", "neither", "nor" };
 
-    /// <summary>True when the token, without its BPE/WordPiece markers and case, is a whole negation word.</summary>
+    /// <summary>
+    /// True when the token, without its BPE space marker and case, is a whole negation word. A WordPiece continuation
+    /// ("##no" in "casi ##no") is part of another word and never matches.
+    /// </summary>
     public static bool IsNegation(string token)
     {
-        var word = token.Replace("Ġ", "", StringComparison.Ordinal).Replace("▁", "", StringComparison.Ordinal).Replace("##", "", StringComparison.Ordinal)
-            .Trim().ToLowerInvariant();
+        if (token.StartsWith("##", StringComparison.Ordinal)) return false;
+        var word = token.Replace("Ġ", "", StringComparison.Ordinal).Replace("▁", "", StringComparison.Ordinal).Trim().ToLowerInvariant();
         return NegationWords.Contains(word);
     }
 
@@ -50,7 +53,8 @@ public static class PatternMetrics
             {
                 double dot = 0;
                 for (var j = 0; j < d; j++) dot += rows[a, j] * rows[b, j];
-                c[a, b] = norms[a] > 0 && norms[b] > 0 ? dot / (norms[a] * norms[b]) : 0;
+                // Rounding can put a cosine a hair outside [−1, 1]; it cannot be there.
+                c[a, b] = norms[a] > 0 && norms[b] > 0 ? Math.Clamp(dot / (norms[a] * norms[b]), -1, 1) : 0;
             }
         return c;
     }

@@ -34,7 +34,7 @@ public static class Plot
         scale ??= ColourScale.For(Values(pattern));
         var cell = Math.Clamp(520.0 / Math.Max(rows, columns), 6, 26);
         var labelSize = Math.Clamp(cell * 0.55, 5, 11);
-        var left = 12 + MaxLength(queryLabels) * CharWidth * labelSize / 11;
+        var left = Math.Max(64, 12 + MaxLength(queryLabels) * CharWidth * labelSize / 11);
         var top = 40 + MaxLength(keyLabels) * CharWidth * labelSize / 11 * 0.8;
         var gridWidth = columns * cell;
         var gridHeight = rows * cell;
@@ -44,7 +44,7 @@ public static class Plot
         var svg = new SvgWriter(width, height);
         svg.Text(left, 20, title, 13, weight: "bold", cssClass: "title");
         svg.Text(left + gridWidth / 2, height - 14, "key position (attended to)", 11, "middle", "axis-title");
-        svg.Text(12, top - 8, "query ↓", 10, cssClass: "axis-title");
+        svg.Text(left - 8, top - 8, "query ↓", 10, "end", "axis-title");
         for (var q = 0; q < rows; q++)
         {
             for (var k = 0; k < columns; k++)

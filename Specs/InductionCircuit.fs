@@ -1,0 +1,106 @@
+/// CLAIMS.md §2: the induction circuit and its ablations (SPD PR #403 ablation experiment; Olsson et al. 2022),
+/// first on the compiled circuit, where the answer is known.
+module Verification.Specs.InductionCircuit
+
+open NUnit.Framework
+open Verification.Engine.Analysis
+open Verification.Engine.Models
+open Verification.Fixtures.Approvals
+open Verification.Fixtures.Plots
+open Verification.Fixtures.Zoo
+open Verification.Specs.Support
+
+let private compiled = lazy (Compiled.Heads() :> Transformer)
+let private arena = InductionProtocol(HalfLength = 50, Sequences = 32, Seed = 1)
+
+/// One row per ablated head: its name and the induction score of every layer-1 head.
+let kCompositionTable (rows: seq<struct (string * HeadScores)>) (layer: int) =
+    let first = rows |> Seq.head |> fun struct (_, s) -> s
+    let columns = [| Column("ablated", 0) |] |> Array.append <| [| for h in 0 .. first.Heads - 1 -> Column(sprintf "L%dH%d" layer h, 3) |]
+    let table = Table(columns)
+    for struct (name, scores) in rows do
+        table.AddRow([| box name |] |> Array.append <| [| for h in 0 .. scores.Heads - 1 -> box scores.[layer, h] |]) |> ignore
+    table
+
+[<Test>]
+let ``on the compiled circuit, mean-ablating the previous-token head kills the induction score and ablating any other layer-0 head does not`` () =
+    let rows = Ablations.KComposition(compiled.Force(), 0, arena) |> Seq.toList
+    let score name = rows |> List.pick (fun struct (n, s: HeadScores) -> if n = name then Some s.[1, 0] else None)
+    let baseline = score "none"
+    log (sprintf "induction score of L1H0: %.3f clean, %.3f without L0H0" baseline (score "L0H0"))
+    Assert.That(baseline, Is.GreaterThan 0.3)
+    Assert.That(score "L0H0", Is.LessThan 0.05, "K-composition: without the previous-token head there is no induction")
+    for h in 1 .. 7 do
+        Assert.That(score (sprintf "L0H%d" h), Is.EqualTo(baseline).Within(1e-6), sprintf "L0H%d writes nothing the induction head reads" h)
+    Approve.Table(kCompositionTable rows 1)
+
+let effectsTable (effects: seq<AblationEffect>) =
+    let table =
+        Table(Column("condition", 0), Column("against", 0), Column("NIP", 4), Column("cosine", 4), Column("top-1 changed", 3),
+              Column("mean KL", 5), Column("relative change", 4))
+    for e in effects do
+        table.AddRow(e.Condition, e.Against, e.NormalizedInnerProduct, e.Cosine, e.Top1Changed, e.MeanKl, e.RelativeChange) |> ignore
+    table
+
+let private sequences seed count length =
+    let r = System.Random(seed: int)
+    [| for _ in 1 .. count -> [| for _ in 1 .. length -> r.Next(Compiled.Vocabulary) |] |]
+
+[<Test>]
+let ``on the compiled circuit, zeroing the values at t−1 after the previous-token head's output changes nothing`` () =
+    let effects = Ablations.PreviousTokenRedundancy(compiled.Force(), sequences 3 48 40, 0, 0, seed = 5) |> Seq.toList
+    log ((effectsTable effects).ToMarkdown())
+    let find (condition: string) against = effects |> List.find (fun e -> e.Condition.StartsWith condition && e.Against = against)
+    // A removes what L0H0 wrote at t: the previous token's identity.
+    Assert.That((find "A:" "clean").RelativeChange, Is.GreaterThan 0.1)
+    // B zeroes every layer-0 head's value at t−1; only L0H0 reads t−1 with an output, so B alone ≈ A.
+    Assert.That((find "B:" "clean").RelativeChange, Is.GreaterThan 0.1)
+    // B after A: L0H0's contribution is already gone, so layer 0's attention output at t does not move.
+    let bAfterA = find "A+B" "A"
+    Assert.That(bAfterA.NormalizedInnerProduct, Is.EqualTo(1.0).Within(1e-3))
+    Assert.That(bAfterA.Cosine, Is.GreaterThan 0.999)
+    Assert.That(bAfterA.RelativeChange, Is.LessThan 1e-3)
+    // The logits at t still move a little (KL ≈ 0.006): zeroing the value at t−1 also changes what position t−1
+    // itself computes (the duplicate-token head attends to itself there), which the S-inhibition head reads at t.
+    // That path does not go through L0H0, so A cannot remove it; the table keeps the number.
+    Assert.That(bAfterA.MeanKl, Is.EqualTo((find "B:" "clean").MeanKl).Within(1e-9))
+    Approve.Table(effectsTable effects)
+
+[<Test>]
+let ``on the compiled circuit, the offset sweep of the previous-token head peaks at offset 1`` () =
+    let model = compiled.Force()
+    let inputs = sequences 4 32 40
+    let own = Ablations.OffsetSweep(model, inputs, 0, 0, 8, valueHeads = [| 0 |], seed = 6) |> Seq.toList
+    let withA = Ablations.OffsetSweep(model, inputs, 0, 0, 8, applyA = true, seed = 6) |> Seq.toList
+    let peak = own |> List.maxBy (fun p -> p.RelativeChange)
+    Assert.That(peak.Offset, eq 1)
+    Assert.That(own |> List.filter (fun p -> p.Offset > 1) |> List.map (fun p -> p.RelativeChange), Has.All.LessThan 1e-3)
+    // With L0H0's output removed (A), zeroing the whole layer's values at t−d only moves what the other heads
+    // write: here the duplicate-token head's attended position, when it attended to t−d.
+    log (sprintf "with A applied: %s" (System.String.Join(", ", withA |> List.map (fun p -> sprintf "d=%d %.4f" p.Offset p.RelativeChange))))
+    let table = Table(Column("offset", 0), Column("L0H0 values only", 4), Column("whole layer, with A", 4))
+    for (a, b) in List.zip own withA do
+        table.AddRow(a.Offset, a.RelativeChange, b.RelativeChange) |> ignore
+    Approve.Table table
+    let xs = own |> List.map (fun p -> float p.Offset)
+    Approve.Svg(
+        Plot.Line(
+            [ Series("L0H0 values at t−d zeroed", xs, own |> List.map (fun p -> p.RelativeChange))
+              Series("whole layer, with A", xs, withA |> List.map (fun p -> p.RelativeChange)) ],
+            "offset sweep — compiled circuit, layer 0", "offset d", "relative change of attn_out at t", yMin = 0.0))
+
+[<Test>]
+let ``the in-context-learning score is the loss at a late token minus the loss at an early token`` () =
+    let losses = [| 4.0; 3.5; 3.0; 2.0; 1.0 |]
+    Assert.That(Ablations.InContextLearningScore(losses, 1, 4), eq -2.5)
+    (throws<System.ArgumentException> (fun () -> Ablations.InContextLearningScore(losses, 0, 5) |> ignore)).Message |> mentions [ "5 loss positions" ]
+
+[<Test>]
+let ``the compiled induction circuit predicts the repeated half of a sequence`` () =
+    // The induction head copies the token after the earlier occurrence, so the loss drops in the repeated half.
+    let losses = Ablations.PositionLosses(compiled.Force(), arena.Prompts(Compiled.Vocabulary) |> Seq.take 16)
+    let firstHalf = losses.[0..48] |> Array.average
+    let secondHalf = losses.[50..98] |> Array.average
+    log (sprintf "mean loss: %.3f first half, %.3f second half (ln 64 = %.3f)" firstHalf secondHalf (System.Math.Log 64.0))
+    Assert.That(secondHalf, Is.LessThan(firstHalf - 0.1))
+    Assert.That(Ablations.InContextLearningScore(losses, 10, 90), Is.LessThan 0.0)
