@@ -16,11 +16,12 @@ public static class Program
         var scanModel = new Option<string?>("--model") { Description = $"A zoo name, a real checkpoint's name, or a path (default: {ScanCommand.DefaultModel})." };
         var scanDetectors = new Option<string?>("--detectors") { Description = "all, or a comma-separated list of detector names." };
         var scanOut = new Option<string?>("--out") { Description = "Folder for the CSV and SVG files (default: out/scan/<model>)." };
+        var scanPatterns = new Option<string?>("--patterns") { Description = "A pattern_lens model folder: scan its saved patterns, no weights needed." };
         var scan = new Command("scan", "Scan a model's attention heads with every detector (no arguments: a zoo model that needs no download).")
         {
-            scanModel, scanDetectors, scanOut,
+            scanModel, scanDetectors, scanOut, scanPatterns,
         };
-        scan.SetAction(p => Guard(() => ScanCommand.Run(p.GetValue(scanModel), p.GetValue(scanDetectors), p.GetValue(scanOut))));
+        scan.SetAction(p => Guard(() => ScanCommand.Run(p.GetValue(scanModel), p.GetValue(scanDetectors), p.GetValue(scanOut), p.GetValue(scanPatterns))));
         root.Add(scan);
 
         var modelOption = new Option<string>("--model") { Description = "A zoo name, a real checkpoint's name, or a path.", Required = true };
@@ -38,6 +39,13 @@ public static class Program
         var generate = new Command("generate", "Greedy decoding: print the next token ids.") { modelOption, idsOption, textOption, stepsOption };
         generate.SetAction(p => Guard(() => ModelCommands.Generate(p.GetValue(modelOption)!, p.GetValue(idsOption), p.GetValue(textOption), p.GetValue(stepsOption))));
         root.Add(generate);
+
+        var trainModel = new Argument<string>("model") { Description = "The zoo model to retrain: " + string.Join(", ", TrainCommand.Models) };
+        var trainOut = new Option<string?>("--out") { Description = "Folder for the checkpoints (default: the committed zoo folder)." };
+        var trainSteps = new Option<int?>("--steps") { Description = "Train for fewer steps than the recipe (for a quick look)." };
+        var train = new Command("train", "Retrain a zoo model from scratch with its recipe and write its checkpoints.") { trainModel, trainOut, trainSteps };
+        train.SetAction(p => Guard(() => TrainCommand.Run(p.GetValue(trainModel)!, p.GetValue(trainOut), p.GetValue(trainSteps))));
+        root.Add(train);
 
         var bench = new Command("bench", "Benchmarks, printed as ratios against a stated reference.");
         var seconds = new Option<double>("--seconds") { Description = "Seconds of timing per measurement.", DefaultValueFactory = _ => 1.0 };

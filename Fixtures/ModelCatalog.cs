@@ -5,8 +5,15 @@ using Verification.Fixtures.Real;
 
 namespace Verification.Fixtures;
 
-/// <summary>A model chosen by a zoo name, a real checkpoint's name (found by the locator), or a path.</summary>
-public sealed record ModelChoice(string Name, Transformer Model, ITokenizer? Tokenizer, string Where);
+/// <summary>
+/// A model chosen by a zoo name, a real checkpoint's name (found by the locator), or a path. <see cref="Text"/> is the
+/// model's own "real text" when it has one (a zoo model's training distribution); otherwise the detectors use English
+/// prose through the tokenizer.
+/// </summary>
+public sealed record ModelChoice(string Name, Transformer Model, ITokenizer? Tokenizer, string Where)
+{
+    public IReadOnlyList<int[]>? Text { get; init; }
+}
 
 /// <summary>Resolves the names the CLI and the specs use for models.</summary>
 public static class ModelCatalog

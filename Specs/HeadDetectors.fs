@@ -34,9 +34,16 @@ let private flagged (t: HeadScores) = t.Flagged |> Seq.map (fun struct (l, h, _)
 [<TestCaseSource(nameof detectorNames)>]
 let ``on the compiled circuits each detector flags exactly the heads built for it`` (detector: string) =
     let table = scan.Force().Table detector
-    Assert.That(flagged table, eq (builtFor |> List.find (fun (d, _) -> d = detector) |> snd))
+    let expected = builtFor |> List.find (fun (d, _) -> d = detector) |> snd
     Approve.Table(ScanReport.ToTable table)
     Approve.Svg(ScanReport.ToSvg(table, "compiled-heads"))
+    let measured = table.Flagged |> Seq.map (fun struct (l, h, v) -> sprintf "%s %.3f" (HeadScores.Name(l, h)) v) |> String.concat ", "
+    let index = List.findIndex (fun (d, _) -> d = detector) builtFor + 1
+    Approve.Finding(
+        Finding(sprintf "1.%d" index, sprintf "the %s detector (%s) flags exactly the heads built for it" detector table.FlagDescription,
+                "goodfire-ai/spd PR #403; TransformerLens", "zoo: compiled-heads", String.Join(", ", expected),
+                (if measured = "" then "none" else measured), (if flagged table = expected then Verdict.Holds else Verdict.Refuted)))
+    Assert.That(flagged table, eq expected)
 
 [<Test>]
 let ``the positional detector puts the previous-token head's peak at offset 1 and the offset-2 head's at 2`` () =
@@ -141,3 +148,106 @@ let ``an induction prompt that is not a repeated sequence is a clear error`` () 
 [<Test>]
 let ``a detector given no prompts says so`` () =
     (throws<InvalidOperationException> (fun () -> Detectors.PreviousToken [] |> ignore)).Message |> mentions [ "No prompts" ]
+
+// ---- published: GPT-2 small and SPD's model ---------------------------------------------------------------------
+
+open Verification.Engine.Loading
+open Verification.Fixtures.Real
+
+/// The model if its weights are on this machine; otherwise the test ends Inconclusive naming what to download.
+let private realOrInconclusive (name: string) (download: string) =
+    let found, path, looked = SharedData.Locator.TryFind name
+    if not found then
+        Assert.Inconclusive(sprintf "%s is not on this machine (looked in %s). %s" name (String.Join(", ", looked)) download)
+    ModelCatalog.Load path
+
+let private gpt2Hint = ModelLocator.DownloadHint "gpt2"
+
+/// The heads the sources name for GPT-2 small, by detector: (detector, heads, threshold on the score).
+let gpt2Published =
+    [ "previous-token", [ 4, 11; 2, 2 ], 0.3
+      "induction", [ 5, 1; 5, 5; 6, 9; 7, 2; 7, 10 ], 0.3
+      "duplicate-token", [ 0, 1; 0, 10; 3, 0 ], 0.3
+      "S-inhibition", [ 7, 3; 7, 9; 8, 6; 8, 10 ], 0.1 ]
+
+/// The sources' protocol on a model with GPT-2's vocabulary: English text with BOS, ARENA's repeated random tokens.
+let gpt2Protocol (choice: ModelChoice) =
+    HeadScan.Run(choice, ScanProtocol.Arena choice.Model)
+
+[<Test; Category("Published")>]
+let ``GPT-2 small's previous-token, induction, duplicate-token and S-inhibition heads are the published ones`` () =
+    let choice = realOrInconclusive "gpt2" gpt2Hint
+    let scan = gpt2Protocol choice
+    Assert.Multiple(fun () ->
+        for (detector, heads, threshold) in gpt2Published do
+            let table = scan.Table detector
+            for (l, h) in heads do
+                Assert.That(table.[l, h], Is.GreaterThan threshold, sprintf "%s %d.%d" detector l h))
+
+/// TransformerLens's head-detector demo prompt (25 tokens with BOS).
+let tlDemoPrompt =
+    "The head detector feature for TransformerLens allows users to check for various common heads automatically, reducing the cost of discovery."
+
+/// The demo's measurement: TransformerLens's previous-token matrix, mul score, with and without BOS and self excluded.
+let tlDemoScores (choice: ModelChoice) =
+    let tokens = PromptBuilder.For(choice.Tokenizer).Build([ tlDemoPrompt ]).Tokens
+    let p = Patterns.Of(choice.Model, choice.Tokenizer, tokens)
+    let d = DetectionMatrices.For(DetectionPattern.PreviousToken, p)
+    tokens.Length,
+    (fun l h -> DetectionMatrices.Score(p, l, h, d, ErrorMeasure.Mul, false, false)),
+    (fun l h -> DetectionMatrices.Score(p, l, h, d, ErrorMeasure.Mul, true, true))
+
+[<Test; Category("Published")>]
+let ``on TransformerLens's demo prompt GPT-2 small's head 4.11 scores 0.96 as a previous-token head`` () =
+    let choice = realOrInconclusive "gpt2" gpt2Hint
+    let (length, plain, excluded) = tlDemoScores choice
+    Assert.That(length, eq 25)
+    Assert.That(plain 4 11, Is.EqualTo(0.96).Within(0.02))
+    Assert.That(excluded 4 11, Is.EqualTo(1.00).Within(0.02))
+    Assert.That(plain 2 2, Is.EqualTo(0.57).Within(0.02))
+
+/// SPD's published detector table for its 4-layer, 6-head LlamaSimpleMLP (CLAIMS.md §1): (detector, layer, head, value).
+let spdPublished =
+    [ "previous-token", 1, 1, 0.604
+      "previous-token", 0, 5, 0.308
+      "induction", 2, 4, 0.629
+      "duplicate-token", 0, 4, 0.323
+      "duplicate-token", 0, 2, 0.202
+      "successor", 0, 2, 0.307
+      "successor", 0, 4, 0.154
+      "S-inhibition", 3, 2, 0.377
+      "positional", 1, 3, 0.226 ]
+
+/// SPD's protocol: no BOS inserted, SPD's induction prompts (L = 256, 32 × 100).
+let spdProtocol (choice: ModelChoice) =
+    HeadScan.Run(choice, ScanProtocol.Spd choice.Model)
+
+[<Test; Category("Published")>]
+let ``SPD's 4-layer model has the published detector table`` () =
+    let choice =
+        realOrInconclusive "spd-llama-simple-mlp"
+            ("Export goodfire-ai/spd's LlamaSimpleMLP (4 layers × 6 heads) as a Hugging Face Llama folder (config.json, model.safetensors " +
+             "with up_proj/down_proj and no gate_proj, tokenizer.json) into $VERIFICATION_MODELS/spd-llama-simple-mlp/.")
+    let scan = spdProtocol choice
+    Assert.Multiple(fun () ->
+        for (detector, l, h, value) in spdPublished do
+            Assert.That(scan.Table(detector).[l, h], Is.EqualTo(value).Within(0.05), sprintf "%s L%dH%d" detector l h)
+        let prev = scan.Table "previous-token"
+        for l in 0 .. prev.Layers - 1 do
+            for h in 0 .. prev.Heads - 1 do
+                if (l, h) <> (1, 1) && (l, h) <> (0, 5) then Assert.That(prev.[l, h], Is.LessThan 0.1, sprintf "previous-token L%dH%d" l h)
+        Assert.That(scan.Table("delimiter").Flagged, Is.Empty, "no delimiter head reaches 2×")
+        Assert.That(scan.Table("positional").Extra.["peak offset"].[1, 3], eq 2.0)
+        let bos = scan.Table "BOS"
+        for h in 0 .. bos.Heads - 1 do
+            Assert.That(bos.[2, h], Is.InRange(0.217 - 0.02, 0.489 + 0.02), sprintf "BOS L2H%d" h)
+            Assert.That(bos.[0, h], Is.LessThan 0.01)
+            Assert.That(bos.[1, h], Is.LessThan 0.01))
+
+[<Test>]
+let ``SPD's protocol without BOS runs on the compiled circuits and flags the same heads`` () =
+    let scan = spdProtocol (compiled.Force())
+    for (detector, heads) in builtFor |> List.filter (fun (d, _) -> d <> "BOS") do
+        Assert.That(flagged (scan.Table detector), eq heads, detector)
+    // Without a BOS token, the BOS sink still attends to position 0: the detector reads positions, not tokens.
+    Assert.That(flagged (scan.Table "BOS"), eq [ "L0H1" ])

@@ -2,10 +2,13 @@
 /// first on the compiled circuit, where the answer is known.
 module Verification.Specs.InductionCircuit
 
+open System
 open NUnit.Framework
 open Verification.Engine.Analysis
 open Verification.Engine.Models
+open Verification.Fixtures
 open Verification.Fixtures.Approvals
+open Verification.Fixtures.Scan
 open Verification.Fixtures.Plots
 open Verification.Fixtures.Zoo
 open Verification.Specs.Support
@@ -104,3 +107,133 @@ let ``the compiled induction circuit predicts the repeated half of a sequence`` 
     log (sprintf "mean loss: %.3f first half, %.3f second half (ln 64 = %.3f)" firstHalf secondHalf (System.Math.Log 64.0))
     Assert.That(secondHalf, Is.LessThan(firstHalf - 0.1))
     Assert.That(Ablations.InContextLearningScore(losses, 10, 90), Is.LessThan 0.0)
+
+// ---- the trained induction model -------------------------------------------------------------------------------
+
+let private trained = lazy (ModelCatalog.Load InductionModel.Name)
+let private trainedScan = lazy (HeadScan.Run(trained.Force()))
+let private protocol32 = InductionProtocol(HalfLength = 32, Sequences = 64, Seed = 3)
+
+/// The head of a layer with the highest score in a table.
+let private best (scores: HeadScores) layer =
+    [ 0 .. scores.Heads - 1 ] |> List.maxBy (fun h -> scores.[layer, h])
+
+let private prevHead () = best (trainedScan.Force().Table "previous-token") 0
+let private inductionHead () = best (trainedScan.Force().Table "induction") 1
+
+[<Test>]
+let ``the trained induction model has a layer-0 previous-token head scoring above 0.8`` () =
+    let table = trainedScan.Force().Table "previous-token"
+    let h = prevHead ()
+    log (sprintf "previous-token head L0H%d: %.3f (random-token control %.3f)" h table.[0, h] (trainedScan.Force().Table("previous-token (random tokens)").[0, h]))
+    Approve.Table(ScanReport.ToTable table)
+    Approve.Svg(ScanReport.ToSvg(table, InductionModel.Name))
+    Approve.Finding(
+        Finding("2.1", "a layer-0 previous-token head forms (score > 0.8)", "Olsson et al. 2022; CLAIMS.md zoo calibration (0.96)",
+                "zoo: induction", "> 0.8", sprintf "L0H%d %.3f" h table.[0, h], (if table.[0, h] > 0.8 then Verdict.Holds else Verdict.Refuted)))
+    Assert.That(table.[0, h], Is.GreaterThan 0.8)
+
+[<Test>]
+let ``the trained induction model has a layer-1 induction head scoring above 0.8`` () =
+    let table = trainedScan.Force().Table "induction"
+    let h = inductionHead ()
+    Approve.Table(ScanReport.ToTable table)
+    Approve.Svg(ScanReport.ToSvg(table, InductionModel.Name))
+    Approve.Finding(
+        Finding("2.2", "a layer-1 induction head forms (score > 0.8)", "Olsson et al. 2022; CLAIMS.md zoo calibration (0.86–0.88)",
+                "zoo: induction", "> 0.8", sprintf "L1H%d %.3f" h table.[1, h], (if table.[1, h] > 0.8 then Verdict.Holds else Verdict.Refuted)))
+    Assert.That(table.[1, h], Is.GreaterThan 0.8)
+
+[<Test>]
+let ``on the trained model, ablating the previous-token head drops the induction score by more than half`` () =
+    let rows = Ablations.KComposition(trained.Force().Model, 0, protocol32) |> Seq.toList
+    let ind = inductionHead ()
+    let score name = rows |> List.pick (fun struct (n, s: HeadScores) -> if n = name then Some s.[1, ind] else None)
+    let baseline = score "none"
+    let withoutPrev = score (sprintf "L0H%d" (prevHead ()))
+    let others = [ for h in 0 .. InductionModel.Config.HeadCount - 1 do if h <> prevHead () then yield h, score (sprintf "L0H%d" h) ]
+    Approve.Table(kCompositionTable rows 1)
+    let otherText = String.Join(", ", others |> List.map (fun (h, s) -> sprintf "without L0H%d %.3f" h s))
+    let othersKeepHalf = others |> List.forall (fun (_, s) -> s > baseline / 2.0)
+    Approve.Finding(
+        Finding("2.3", "K-composition: ablating the previous-token head drops the induction score by more than half; ablating another layer-0 head does not",
+                "SPD PR #403 ablation; CLAIMS.md calibration 0.89 → 0.04 (other head → 0.35)", "zoo: induction",
+                "drop > 50 % for the previous-token head only",
+                sprintf "L1H%d %.3f; without L0H%d %.3f; %s" ind baseline (prevHead ()) withoutPrev otherText,
+                (if withoutPrev < baseline / 2.0 && othersKeepHalf then Verdict.Holds elif withoutPrev < baseline / 2.0 then Verdict.Partly else Verdict.Refuted)))
+    Assert.That(withoutPrev, Is.LessThan(baseline / 2.0))
+
+[<Test>]
+let ``on the trained model, zeroing the values at t−1 after the previous-token head's output changes little`` () =
+    let effects = Ablations.PreviousTokenRedundancy(trained.Force().Model, InductionModel.Evaluation 64, 0, prevHead (), seed = 5) |> Seq.toList
+    let find (condition: string) against = effects |> List.find (fun e -> e.Condition.StartsWith condition && e.Against = against)
+    let b = find "B:" "clean"
+    let bAfterA = find "A+B" "A"
+    Approve.Table(effectsTable effects)
+    Approve.Finding(
+        Finding("2.4", "previous-token redundancy: B (values at t−1 zeroed) after A (head output at t zeroed) changes little",
+                "SPD PR #403", "zoo: induction", "B after A ≪ B alone",
+                sprintf "relative change of attn_out at t: B alone %.3f, B after A %.3f; KL %.4f vs %.4f" b.RelativeChange bAfterA.RelativeChange b.MeanKl bAfterA.MeanKl,
+                (if bAfterA.RelativeChange < b.RelativeChange / 3.0 then Verdict.Holds else Verdict.Refuted)))
+    Assert.That(bAfterA.RelativeChange, Is.LessThan(b.RelativeChange / 3.0))
+
+[<Test>]
+let ``on the trained model, the offset sweep of the previous-token head peaks at offset 1`` () =
+    let model = trained.Force().Model
+    let inputs = InductionModel.Evaluation 64
+    let own = Ablations.OffsetSweep(model, inputs, 0, prevHead (), 8, valueHeads = [| prevHead () |], seed = 6) |> Seq.toList
+    let withA = Ablations.OffsetSweep(model, inputs, 0, prevHead (), 8, applyA = true, seed = 6) |> Seq.toList
+    let peak = own |> List.maxBy (fun p -> p.RelativeChange)
+    let table = Table(Column("offset", 0), Column(sprintf "L0H%d values only" (prevHead ()), 4), Column("whole layer, with A", 4))
+    for (a, b) in List.zip own withA do
+        table.AddRow(a.Offset, a.RelativeChange, b.RelativeChange) |> ignore
+    Approve.Table table
+    let xs = own |> List.map (fun p -> float p.Offset)
+    Approve.Svg(
+        Plot.Line(
+            [ Series(sprintf "L0H%d values at t−d zeroed" (prevHead ()), xs, own |> List.map (fun p -> p.RelativeChange))
+              Series("whole layer, with A", xs, withA |> List.map (fun p -> p.RelativeChange)) ],
+            "offset sweep — trained induction model, layer 0", "offset d", "relative change of attn_out at t", yMin = 0.0))
+    Approve.Finding(
+        Finding("2.5", "offset sweep: for a previous-token head the effect peaks at d = 1", "SPD PR #403", "zoo: induction", "peak at d = 1",
+                sprintf "peak at d = %d (%.3f; d = 2: %.3f)" peak.Offset peak.RelativeChange own.[1].RelativeChange,
+                (if peak.Offset = 1 then Verdict.Holds else Verdict.Refuted)))
+    Assert.That(peak.Offset, eq 1)
+
+/// Induction score (best layer-1 head) and in-context-learning score at every committed checkpoint.
+let private series =
+    lazy
+        [ for step in InductionModel.CheckpointSteps ->
+              let model = InductionModel.Load step
+              let induction = Ablations.InductionScores(model, InductionProtocol(HalfLength = 32, Sequences = 32, Seed = 4))
+              let losses = Ablations.PositionLosses(model, InductionModel.Evaluation 128)
+              step, (max induction.[1, 0] induction.[1, 1]), Ablations.InContextLearningScore(losses, 10, 60), Array.average losses ]
+
+[<Test>]
+let ``the in-context-learning score turns negative as the induction head forms, abruptly: the phase change`` () =
+    let points = series.Force()
+    let table = Table(Column("step", 0), Column("induction score", 3), Column("ICL score (loss@60 − loss@10)", 3), Column("mean loss", 3))
+    for (step, ind, icl, loss) in points do
+        table.AddRow(step, ind, icl, loss) |> ignore
+    Approve.Table table
+    let steps = points |> List.map (fun (s, _, _, _) -> float s)
+    Approve.Svg(
+        Plot.Line(
+            [ Series("induction score (best L1 head)", steps, points |> List.map (fun (_, i, _, _) -> i))
+              Series("ICL score ÷ 4", steps, points |> List.map (fun (_, _, c, _) -> c / 4.0)) ],
+            "phase change — trained induction model", "training step", "score", horizontalLine = 0.0))
+    let (_, firstInduction, firstIcl, _) = points.Head
+    let (_, lastInduction, lastIcl, _) = List.last points
+    // Abrupt: one interval between checkpoints carries most of the induction score's rise.
+    let jumps = points |> List.pairwise |> List.map (fun ((s0, i0, _, _), (s1, i1, _, _)) -> (s0, s1), i1 - i0)
+    let ((from, until), biggest) = jumps |> List.maxBy snd
+    let share = biggest / (lastInduction - firstInduction)
+    Approve.Finding(
+        Finding("2.6", "the in-context-learning score turns negative once induction heads form, abruptly (phase change)",
+                "Olsson et al. 2022; CLAIMS.md calibration −0.3 → −3.9 between steps ~500 and ~1000", "zoo: induction",
+                "ICL score < 0 after training; the change concentrated in a short stretch of training",
+                sprintf "ICL %.2f → %.2f; induction %.2f → %.2f; %.0f %% of the rise between steps %d and %d" firstIcl lastIcl firstInduction lastInduction (100.0 * share) from until,
+                (if lastIcl < -0.5 && share > 0.5 then Verdict.Holds else Verdict.Refuted)))
+    Assert.That(firstIcl, Is.GreaterThan -0.1, "no in-context learning at initialisation")
+    Assert.That(lastIcl, Is.LessThan -0.5)
+    Assert.That(share, Is.GreaterThan 0.5)

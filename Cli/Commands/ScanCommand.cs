@@ -11,17 +11,31 @@ public static class ScanCommand
 {
     public const string DefaultModel = "compiled-heads";
 
-    public static int Run(string? model, string? detectors, string? output)
+    public static int Run(string? model, string? detectors, string? output, string? patterns = null)
     {
-        var name = model ?? DefaultModel;
-        var choice = ModelCatalog.Load(name);
-        AnsiConsole.MarkupLine($"[bold]{Markup.Escape(choice.Name)}[/]: {Markup.Escape(choice.Model.Config.Describe())}");
-        AnsiConsole.MarkupLine($"[grey]weights: {Markup.Escape(choice.Where)}; matrix products: {Markup.Escape(Gemm.Description)}[/]");
+        if (model is not null && patterns is not null) throw new ArgumentException("Give either --model or --patterns, not both.");
         ScanResult? result = null;
-        AnsiConsole.Status().Spinner(Spinner.Known.Dots).Start("scanning", context =>
+        string name;
+        if (patterns is not null)
         {
-            result = HeadScan.Run(choice, progress: new SynchronousProgress(message => context.Status(Markup.Escape(message))));
-        });
+            name = Path.GetFileName(Path.GetFullPath(patterns).TrimEnd(Path.DirectorySeparatorChar));
+            AnsiConsole.MarkupLine($"[bold]{Markup.Escape(name)}[/]: pattern_lens folder {Markup.Escape(Path.GetFullPath(patterns))} (no weights needed)");
+            AnsiConsole.Status().Spinner(Spinner.Known.Dots).Start("reading patterns", context =>
+            {
+                result = PatternLensScan.Run(patterns, new SynchronousProgress(message => context.Status(Markup.Escape(message))));
+            });
+        }
+        else
+        {
+            var choice = ModelCatalog.Load(model ?? DefaultModel);
+            name = choice.Name;
+            AnsiConsole.MarkupLine($"[bold]{Markup.Escape(choice.Name)}[/]: {Markup.Escape(choice.Model.Config.Describe())}");
+            AnsiConsole.MarkupLine($"[grey]weights: {Markup.Escape(choice.Where)}; matrix products: {Markup.Escape(Gemm.Description)}[/]");
+            AnsiConsole.Status().Spinner(Spinner.Known.Dots).Start("scanning", context =>
+            {
+                result = HeadScan.Run(choice, progress: new SynchronousProgress(message => context.Status(Markup.Escape(message))));
+            });
+        }
         var wanted = detectors is null or "all" ? null : detectors.Split(',', StringSplitOptions.TrimEntries).ToHashSet(StringComparer.OrdinalIgnoreCase);
         var tables = result!.Tables.Where(t => wanted is null || wanted.Contains(t.Detector) || wanted.Contains(ScanReport.Slug(t.Detector))).ToList();
         if (tables.Count == 0)
@@ -29,16 +43,16 @@ public static class ScanCommand
         foreach (var t in tables) Print(t);
         foreach (var note in result.Notes) AnsiConsole.MarkupLine($"[grey]{Markup.Escape(note)}[/]");
 
-        var folder = output ?? Path.Combine("out", "scan", Fixtures.Approvals.Approve.Slug(choice.Name));
+        var folder = output ?? Path.Combine("out", "scan", Fixtures.Approvals.Approve.Slug(name));
         Directory.CreateDirectory(folder);
         foreach (var t in tables)
         {
             var slug = ScanReport.Slug(t.Detector);
             File.WriteAllText(Path.Combine(folder, slug + ".csv"), ScanReport.ToTable(t).ToCsv());
-            File.WriteAllText(Path.Combine(folder, slug + ".svg"), ScanReport.ToSvg(t, choice.Name));
+            File.WriteAllText(Path.Combine(folder, slug + ".svg"), ScanReport.ToSvg(t, name));
         }
         File.WriteAllText(Path.Combine(folder, "positional-profiles.svg"),
-            ScanReport.PositionalProfiles(result.PositionalProfiles, result.Table("positional"), choice.Name));
+            ScanReport.PositionalProfiles(result.PositionalProfiles, result.Table("positional"), name));
         AnsiConsole.MarkupLine($"wrote {tables.Count} tables (CSV + SVG) and the positional profiles to [link]{Markup.Escape(Path.GetFullPath(folder))}[/]");
         return 0;
     }

@@ -173,7 +173,11 @@ public static class HuggingFace
             p[$"blocks.{l}.ln2.b"] = Ln(e + "output.LayerNorm", "bias");
         }
         if (!r.Has("cls.predictions.transform.dense.weight"))
-            throw new ModelFileException(file.Path, "no masked-language-model head (cls.predictions.*): use a BertForMaskedLM or BertForPreTraining checkpoint");
+        {
+            // A BertModel checkpoint: the encoder alone (attention patterns and hidden states, no word predictions).
+            Unused(file, r.Used, name => name.Contains("pooler", StringComparison.Ordinal) || name.EndsWith("position_ids", StringComparison.Ordinal));
+            return new BertModel(config with { LanguageModelHead = false }, p, file.Path);
+        }
         p["mlm_head.W"] = r.Linear("cls.predictions.transform.dense.weight");
         p["mlm_head.b"] = r.Get("cls.predictions.transform.dense.bias");
         p["mlm_head.ln.w"] = Ln("cls.predictions.transform.LayerNorm", "weight");
@@ -198,6 +202,9 @@ public static class HuggingFace
             MlpWidth = Int(c, configPath, "intermediate_size"), RmsNormEpsilon = Float(c, "rms_norm_eps", 1e-6f),
             RopeTheta = Float(c, "rope_theta", 10000f), TiedEmbeddings = Bool(c, "tie_word_embeddings", false),
             RotaryLayout = RotaryLayout.HalfSplit,
+            // Without gate_proj the MLP is plain (SPD's LlamaSimpleMLP): activation(up_proj(x)) then down_proj.
+            GatedMlp = file.Contains("model.layers.0.mlp.gate_proj.weight"),
+            PlainActivation = (c["hidden_act"]?.GetValue<string>() ?? "gelu") is "gelu_new" or "gelu_pytorch_tanh" ? GeluForm.Tanh : GeluForm.Erf,
         };
         var r = new Reader(file);
         var p = new Dictionary<string, Tensor>
@@ -215,7 +222,7 @@ public static class HuggingFace
             p[$"blocks.{l}.attn.W_V"] = r.Linear(m + "self_attn.v_proj.weight");
             p[$"blocks.{l}.attn.W_O"] = r.Linear(m + "self_attn.o_proj.weight");
             p[$"blocks.{l}.ln2.w"] = r.Get(m + "post_attention_layernorm.weight");
-            p[$"blocks.{l}.mlp.W_gate"] = r.Linear(m + "mlp.gate_proj.weight");
+            if (config.GatedMlp) p[$"blocks.{l}.mlp.W_gate"] = r.Linear(m + "mlp.gate_proj.weight");
             p[$"blocks.{l}.mlp.W_in"] = r.Linear(m + "mlp.up_proj.weight");
             p[$"blocks.{l}.mlp.W_out"] = r.Linear(m + "mlp.down_proj.weight");
         }

@@ -15,7 +15,13 @@ public sealed record BertConfig : ModelConfig
     public float LayerNormEpsilon { get; init; } = 1e-12f;
     public GeluForm Activation { get; init; } = GeluForm.Erf;
 
-    public override string Describe() => base.Describe() + $", MLP width {MlpWidth}, bidirectional";
+    /// <summary>
+    /// False for checkpoints saved without the masked-language-model head (BertModel rather than BertForMaskedLM):
+    /// then a run returns the encoder's output [batch, pos, dModel] in place of logits.
+    /// </summary>
+    public bool LanguageModelHead { get; init; } = true;
+
+    public override string Describe() => base.Describe() + $", MLP width {MlpWidth}, bidirectional" + (LanguageModelHead ? "" : ", no MLM head");
 }
 
 public sealed class BertModel : Transformer
@@ -26,7 +32,7 @@ public sealed class BertModel : Transformer
 
     readonly BertConfig config;
     readonly Tensor embed, positions, tokenTypes, embedLnW, embedLnB;            // [vocab|context|types, dModel], [dModel]
-    readonly Tensor mlmW, mlmB, mlmLnW, mlmLnB, decoderBias;                     // [dModel, dModel], [dModel]…, [vocab]
+    readonly Tensor? mlmW, mlmB, mlmLnW, mlmLnB, decoderBias;                    // [dModel, dModel], [dModel]…, [vocab]
     readonly Layer[] layers;
 
     sealed record Layer(AttentionWeights Attention, Tensor Ln1W, Tensor Ln1B, Tensor WIn, Tensor BIn, Tensor WOut, Tensor BOut,
@@ -42,11 +48,14 @@ public sealed class BertModel : Transformer
         tokenTypes = Need("token_type_embed.W_token_type", config.TypeVocabularySize, d);
         embedLnW = Need("embed_ln.w", d);
         embedLnB = Need("embed_ln.b", d);
-        mlmW = Need("mlm_head.W", d, d);
-        mlmB = Need("mlm_head.b", d);
-        mlmLnW = Need("mlm_head.ln.w", d);
-        mlmLnB = Need("mlm_head.ln.b", d);
-        decoderBias = Need("unembed.b_U", v);
+        if (config.LanguageModelHead)
+        {
+            mlmW = Need("mlm_head.W", d, d);
+            mlmB = Need("mlm_head.b", d);
+            mlmLnW = Need("mlm_head.ln.w", d);
+            mlmLnB = Need("mlm_head.ln.b", d);
+            decoderBias = Need("unembed.b_U", v);
+        }
         layers = [.. Enumerable.Range(0, config.LayerCount).Select(l => new Layer(
             Attention.Load(Parameters, source, l, d, config.HeadCount, config.HeadCount, config.HeadWidth, biases: true),
             Need($"blocks.{l}.ln1.w", d), Need($"blocks.{l}.ln1.b", d),
@@ -58,7 +67,7 @@ public sealed class BertModel : Transformer
     public new BertConfig Config => config;
 
     protected internal override Tensor Forward(HookContext context, int[][] tokens, RunOptions options) =>
-        MaskedLanguageModelHead(context, Encode(context, tokens, options));
+        config.LanguageModelHead ? MaskedLanguageModelHead(context, Encode(context, tokens, options)) : Encode(context, tokens, options);
 
     /// <summary>The encoder's output [batch, pos, dModel] (after the last block's LayerNorm).</summary>
     public Tensor Encode(HookContext context, int[][] tokens, RunOptions options)
@@ -94,10 +103,26 @@ public sealed class BertModel : Transformer
     }
 
     /// <summary>Masked-language-model logits [..., vocab] of encoder outputs [..., dModel].</summary>
-    public Tensor MaskedLanguageModelHead(HookContext context, Tensor hidden)
+    public Tensor MaskedLanguageModelHead(HookContext context, Tensor hidden) =>
+        Embeddings.Unembed(MaskedLanguageModelTransform(context, hidden), null, embed, decoderBias);
+
+    /// <summary>The MLM head before its decoder: LayerNorm(gelu(hidden·W + b)) [..., dModel].</summary>
+    public Tensor MaskedLanguageModelTransform(HookContext context, Tensor hidden)
     {
+        if (mlmW is null) throw new InvalidOperationException($"{Source} has no masked-language-model head.");
         var h = Ops.Gelu(Ops.MatMul(hidden, mlmW, bias: mlmB), config.Activation);
-        h = context.Hook(MlmNormHook, Ops.LayerNorm(h, mlmLnW, mlmLnB, config.LayerNormEpsilon));
-        return Embeddings.Unembed(h, null, embed, decoderBias);
+        return context.Hook(MlmNormHook, Ops.LayerNorm(h, mlmLnW, mlmLnB, config.LayerNormEpsilon));
+    }
+
+    /// <summary>
+    /// MLM logits over a subset of the vocabulary only [..., candidates]: the decoder rows and biases of
+    /// <paramref name="candidates"/>. Training on a small corpus with this softmax leaves every other row untouched.
+    /// </summary>
+    public Tensor MaskedLanguageModelLogits(HookContext context, Tensor hidden, int[] candidates)
+    {
+        var h = MaskedLanguageModelTransform(context, hidden);
+        var rows = Ops.SelectRows(embed, candidates);                                                  // [candidates, dModel]
+        var bias = Ops.Reshape(Ops.SelectRows(Ops.Reshape(decoderBias!, decoderBias!.Size, 1), candidates), candidates.Length);
+        return Ops.AddBroadcast(Ops.MatMul(h, rows, transposeW: true), bias);
     }
 }

@@ -21,6 +21,12 @@ public sealed record LlamaConfig : ModelConfig
     /// </summary>
     public RotaryLayout RotaryLayout { get; init; } = RotaryLayout.HalfSplit;
 
+    /// <summary>False for a plain MLP, activation(x·W_in)·W_out, as in SPD's LlamaSimpleMLP.</summary>
+    public bool GatedMlp { get; init; } = true;
+
+    /// <summary>The plain MLP's activation (the gated one always uses SiLU).</summary>
+    public GeluForm PlainActivation { get; init; } = GeluForm.Erf;
+
     public override string Describe() =>
         base.Describe() + $", {KeyValueHeadCount} key/value heads, SwiGLU width {MlpWidth}, {(TiedEmbeddings ? "tied" : "untied")} classifier";
 }
@@ -32,7 +38,7 @@ public sealed class LlamaModel : Transformer
     readonly Tensor? unembed;                         // W_U [dModel, vocab] when untied
     readonly Layer[] layers;
 
-    sealed record Layer(Tensor Ln1, AttentionWeights Attention, Tensor Ln2, Tensor WGate, Tensor WIn, Tensor WOut);
+    sealed record Layer(Tensor Ln1, AttentionWeights Attention, Tensor Ln2, Tensor? WGate, Tensor WIn, Tensor WOut);
     // W_gate, W_in [dModel, dMlp]; W_out [dMlp, dModel]
 
     public LlamaModel(LlamaConfig config, IReadOnlyDictionary<string, Tensor> parameters, string source) : base(config, parameters, source)
@@ -46,7 +52,7 @@ public sealed class LlamaModel : Transformer
             Weights.Need(Parameters, source, $"blocks.{l}.ln1.w", d),
             Attention.Load(Parameters, source, l, d, config.HeadCount, config.KeyValueHeadCount, config.HeadWidth, biases: false),
             Weights.Need(Parameters, source, $"blocks.{l}.ln2.w", d),
-            Weights.Need(Parameters, source, $"blocks.{l}.mlp.W_gate", d, m),
+            config.GatedMlp ? Weights.Need(Parameters, source, $"blocks.{l}.mlp.W_gate", d, m) : null,
             Weights.Need(Parameters, source, $"blocks.{l}.mlp.W_in", d, m),
             Weights.Need(Parameters, source, $"blocks.{l}.mlp.W_out", m, d)))];
     }
@@ -67,9 +73,18 @@ public sealed class LlamaModel : Transformer
             var attention = Attention.Forward(context, l, x, layer.Attention, settings);
             residual = context.Hook(Hooks.ResidMid(l), Ops.Add(residual, attention));
             x = context.Hook(Hooks.Ln2(l), Ops.RmsNorm(residual, layer.Ln2, config.RmsNormEpsilon));
-            var gate = context.Hook(Hooks.MlpPre(l), Ops.MatMul(x, layer.WGate));                                      // [batch, pos, dMlp]
-            var linear = context.Hook(Hooks.MlpPreLinear(l), Ops.MatMul(x, layer.WIn));                                 // [batch, pos, dMlp]
-            var post = context.Hook(Hooks.MlpPost(l), Ops.Mul(Ops.Silu(gate), linear));
+            Tensor post;
+            if (layer.WGate is not null)
+            {
+                var gate = context.Hook(Hooks.MlpPre(l), Ops.MatMul(x, layer.WGate));                                  // [batch, pos, dMlp]
+                var linear = context.Hook(Hooks.MlpPreLinear(l), Ops.MatMul(x, layer.WIn));                             // [batch, pos, dMlp]
+                post = context.Hook(Hooks.MlpPost(l), Ops.Mul(Ops.Silu(gate), linear));
+            }
+            else
+            {
+                var pre = context.Hook(Hooks.MlpPre(l), Ops.MatMul(x, layer.WIn));                                     // [batch, pos, dMlp]
+                post = context.Hook(Hooks.MlpPost(l), Ops.Gelu(pre, config.PlainActivation));
+            }
             var mlp = context.Hook(Hooks.MlpOut(l), Ops.MatMul(post, layer.WOut));                                       // [batch, pos, dModel]
             residual = context.Hook(Hooks.ResidPost(l), Ops.Add(residual, mlp));
         }

@@ -59,7 +59,7 @@ public static class ParameterLayout
                     list.AddRange(LayerNorm($"blocks.{l}.ln1", bias: false));
                     list.AddRange(Attention(l, false));
                     list.AddRange(LayerNorm($"blocks.{l}.ln2", bias: false));
-                    list.Add(($"blocks.{l}.mlp.W_gate", [d, c.MlpWidth]));
+                    if (c.GatedMlp) list.Add(($"blocks.{l}.mlp.W_gate", [d, c.MlpWidth]));
                     list.Add(($"blocks.{l}.mlp.W_in", [d, c.MlpWidth]));
                     list.Add(($"blocks.{l}.mlp.W_out", [c.MlpWidth, d]));
                 }
@@ -80,10 +80,13 @@ public static class ParameterLayout
                     list.Add(($"blocks.{l}.mlp.b_out", [d]));
                     list.AddRange(LayerNorm($"blocks.{l}.ln2"));
                 }
-                list.Add(("mlm_head.W", [d, d]));
-                list.Add(("mlm_head.b", [d]));
-                list.AddRange(LayerNorm("mlm_head.ln"));
-                list.Add(("unembed.b_U", [v]));
+                if (c.LanguageModelHead)
+                {
+                    list.Add(("mlm_head.W", [d, d]));
+                    list.Add(("mlm_head.b", [d]));
+                    list.AddRange(LayerNorm("mlm_head.ln"));
+                    list.Add(("unembed.b_U", [v]));
+                }
                 break;
             default:
                 throw new ArgumentException($"No parameter layout for {config.GetType().Name}.");
@@ -107,6 +110,32 @@ public static class ParameterLayout
             else if (shape.Length == 1) t = new Tensor(shape);
             else if (leaf is "W_O" or "W_out") t = Tensor.RandomNormal(random, std / MathF.Sqrt(2 * config.LayerCount), shape);
             else t = Tensor.RandomNormal(random, std, shape);
+            t.Name = name;
+            parameters[name] = t;
+        }
+        return parameters;
+    }
+
+    /// <summary>
+    /// PyTorch's defaults for a model built from nn.Embedding and nn.Linear: embeddings N(0, 1), matrices
+    /// U(−1/√fan_in, 1/√fan_in), LayerNorm weights 1, biases 0.
+    /// </summary>
+    public static Dictionary<string, Tensor> InitialiseLikePyTorch(ModelConfig config, int seed)
+    {
+        var random = new Random(seed);
+        var parameters = new Dictionary<string, Tensor>();
+        foreach (var (name, shape) in For(config))
+        {
+            var leaf = name[(name.LastIndexOf('.') + 1)..];
+            Tensor t;
+            if (leaf == "w" && shape.Length == 1) t = Tensor.Full(1f, shape);
+            else if (shape.Length == 1) t = new Tensor(shape);
+            else if (leaf is "W_E" or "W_pos" or "W_token_type") t = Tensor.RandomNormal(random, 1f, shape);
+            else
+            {
+                var bound = 1f / MathF.Sqrt(shape[0]);
+                t = Tensor.RandomUniform(random, -bound, bound, shape);
+            }
             t.Name = name;
             parameters[name] = t;
         }

@@ -23,6 +23,26 @@ public static class Approve
 
     public static void Markdown(string markdown, string? part = null) => Check(part, "md", markdown);
 
+    /// <summary>
+    /// Approves a finding as one Markdown row whose evidence links are this test's other approved files (so the index
+    /// points at the tables and plots that back it).
+    /// </summary>
+    public static void Finding(Finding finding)
+    {
+        var prefix = CurrentName() + ".";
+        var evidence = Directory.Exists(Repository.Approved)
+            ? Directory.GetFiles(Repository.Approved, prefix + "*.verified.*")
+                .Select(Path.GetFileName).OfType<string>()
+                .Where(f => !f.Contains("." + Approvals.Finding.Part + ".", StringComparison.Ordinal))
+                .Order(StringComparer.Ordinal).ToList()
+            : [];
+        // The test's own unnamed snapshots ({name}.verified.csv) belong to it too.
+        evidence.AddRange(Directory.Exists(Repository.Approved)
+            ? Directory.GetFiles(Repository.Approved, CurrentName() + ".verified.*").Select(Path.GetFileName).OfType<string>().Order(StringComparer.Ordinal)
+            : []);
+        Check(Approvals.Finding.Part, "md", finding.ToRow(evidence.Distinct()));
+    }
+
     /// <summary>The snapshot name of the running test: <c>{SpecFile}.{Test}[.{part}]</c>.</summary>
     public static string CurrentName(string? part = null)
     {

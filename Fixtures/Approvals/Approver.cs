@@ -34,12 +34,14 @@ public sealed class Approver(string directory, bool accept)
     }
 
     /// <returns>What happened, for the test log.</returns>
-    public string Verify(string name, string extension, string text)
+    public string Verify(string name, string extension, string text) =>
+        VerifyAt(VerifiedPath(name, extension), ReceivedPath(name, extension), text);
+
+    /// <summary>The same check against explicitly named files (for Approved/README.md, which keeps its plain name).</summary>
+    public string VerifyAt(string verifiedPath, string receivedPath, string text)
     {
         var received = Normalize(text);
-        var verifiedPath = VerifiedPath(name, extension);
-        var receivedPath = ReceivedPath(name, extension);
-        System.IO.Directory.CreateDirectory(Directory);
+        System.IO.Directory.CreateDirectory(Path.GetDirectoryName(verifiedPath) ?? Directory);
 
         string? approved = File.Exists(verifiedPath) ? File.ReadAllText(verifiedPath, Encoding.UTF8) : null;
         if (approved is not null && Normalize(approved) == received)

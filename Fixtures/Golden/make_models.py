@@ -145,7 +145,7 @@ def bert(name, d=36, layers=2, heads=4, inner=64, ctx=32, vocab=103, seed=2):
 
 
 # ---- Llama (modeling_llama.py) -------------------------------------------------------------------------------------
-def llama(name, d, heads, kv_heads, tied, layers=2, inner=72, ctx=32, vocab=97, theta=10000.0, seed=3):
+def llama(name, d, heads, kv_heads, tied, layers=2, inner=72, ctx=32, vocab=97, theta=10000.0, seed=3, gated=True):
     torch.manual_seed(seed)
     hd = d // heads
     w = {"model.embed_tokens.weight": rand(vocab, d, std=0.5)}
@@ -157,7 +157,8 @@ def llama(name, d, heads, kv_heads, tied, layers=2, inner=72, ctx=32, vocab=97, 
         w[p + "self_attn.v_proj.weight"] = rand(kv_heads * hd, d)
         w[p + "self_attn.o_proj.weight"] = rand(d, heads * hd)
         w[p + "post_attention_layernorm.weight"] = 1 + rand(d, std=0.1)
-        w[p + "mlp.gate_proj.weight"] = rand(inner, d)
+        if gated:
+            w[p + "mlp.gate_proj.weight"] = rand(inner, d)
         w[p + "mlp.up_proj.weight"] = rand(inner, d)
         w[p + "mlp.down_proj.weight"] = rand(d, inner, std=0.2)
     w["model.norm.weight"] = 1 + rand(d, std=0.1)
@@ -197,13 +198,16 @@ def llama(name, d, heads, kv_heads, tied, layers=2, inner=72, ctx=32, vocab=97, 
         z = (pattern @ v).transpose(1, 2).reshape(2, T, heads * hd)
         h = h + F.linear(z, w[p + "self_attn.o_proj.weight"])
         x = rms(h, w[p + "post_attention_layernorm.weight"])
-        h = h + F.linear(F.silu(F.linear(x, w[p + "mlp.gate_proj.weight"])) * F.linear(x, w[p + "mlp.up_proj.weight"]),
-                         w[p + "mlp.down_proj.weight"])
+        if gated:
+            hidden = F.silu(F.linear(x, w[p + "mlp.gate_proj.weight"])) * F.linear(x, w[p + "mlp.up_proj.weight"])
+        else:  # SPD's LlamaSimpleMLP: a plain MLP with gelu
+            hidden = F.gelu(F.linear(x, w[p + "mlp.up_proj.weight"]))
+        h = h + F.linear(hidden, w[p + "mlp.down_proj.weight"])
     h = rms(h, w["model.norm.weight"])
     logits = F.linear(h, w["model.embed_tokens.weight"] if tied else w["lm_head.weight"])
     config = {"model_type": "llama", "architectures": ["LlamaForCausalLM"], "hidden_size": d, "intermediate_size": inner,
               "num_hidden_layers": layers, "num_attention_heads": heads, "num_key_value_heads": kv_heads, "vocab_size": vocab,
-              "max_position_embeddings": ctx, "rms_norm_eps": eps, "rope_theta": theta, "tie_word_embeddings": tied}
+              "max_position_embeddings": ctx, "rms_norm_eps": eps, "rope_theta": theta, "tie_word_embeddings": tied, "hidden_act": "silu" if gated else "gelu"}
     write(name, config, w, {"input_ids": ids, "logits": logits, **patterns})
 
 
@@ -212,3 +216,4 @@ bert("bert-tiny-random")
 llama("llama-mha-tied", d=40, heads=4, kv_heads=4, tied=True)
 llama("llama-gqa2-untied", d=40, heads=4, kv_heads=2, tied=False, seed=4)
 llama("llama-gqa4-untied", d=48, heads=8, kv_heads=2, tied=False, theta=500000.0, seed=5)
+llama("llama-plain-mlp", d=40, heads=4, kv_heads=2, tied=True, seed=6, gated=False)

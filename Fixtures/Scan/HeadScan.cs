@@ -17,6 +17,12 @@ public sealed record ScanProtocol
     public int ControlLength { get; init; } = 64;
     public int Seed { get; init; }
 
+    /// <summary>
+    /// Whether prompts start with the tokenizer's BOS (TransformerLens's default). SPD inserted none; then a model's
+    /// first token plays the part of a sink.
+    /// </summary>
+    public bool PrependBos { get; init; } = true;
+
     /// <summary>Names for the IOI prompts (only single-token names are used).</summary>
     public IReadOnlyList<string> Names { get; init; } = IoiNames;
 
@@ -24,9 +30,22 @@ public sealed record ScanProtocol
     public static readonly IReadOnlyList<string> IoiNames =
         ["Mary", "John", "Alice", "Bob", "Carol", "Dave", "Eve", "Frank", "Tom", "James", "Dan", "Sid", "Martin", "Amy", "Anna", "Paul"];
 
+    /// <summary>SPD's protocol: no BOS inserted, its induction prompts where the context allows.</summary>
+    public static ScanProtocol Spd(Transformer model) => For(model) with { PrependBos = false };
+
+    /// <summary>ARENA's protocol for GPT-2: BOS first, repeated random tokens of half-length 50.</summary>
+    public static ScanProtocol Arena(Transformer model) =>
+        For(model) with { Induction = InductionProtocol.Arena with { HalfLength = Math.Min(50, model.Config.ContextLength / 2) } };
+
+    /// <summary>SPD's induction protocol when the context allows it, ARENA's (L = 50) when not, else half the context.</summary>
     public static ScanProtocol For(Transformer model) => new()
     {
-        Induction = model.Config.ContextLength >= 512 ? InductionProtocol.Spd : InductionProtocol.Arena,
+        Induction = model.Config.ContextLength switch
+        {
+            >= 512 => InductionProtocol.Spd,
+            >= 100 => InductionProtocol.Arena,
+            var c => InductionProtocol.Arena with { HalfLength = c / 2 },
+        },
         ControlLength = Math.Min(64, model.Config.ContextLength),
     };
 }
@@ -50,14 +69,13 @@ public static class HeadScan
         string Text(int id) => tokenizer.TokenText(id);
 
         progress?.Report("real text");
-        var realText = RealText(tokenizer).Where(p => p.Length <= model.Config.ContextLength).ToList();
+        var realText = (choice.Text ?? RealText(tokenizer)).Where(p => p.Length <= model.Config.ContextLength)
+            .Select(p => protocol.PrependBos || p.Length < 2 || !IsBos(tokenizer, p[0]) ? p : p[1..]).ToList();
         notes.Add($"real text: {realText.Count} prompts, {realText.Sum(p => p.Length)} tokens");
         var textPatterns = PromptPatterns.FromModel(model, realText, Text, batchSize: 1).ToList();
-        // Offsets up to half the shortest prompt, so every profile[d] averages over many queries (SPD: d < 128 on long text).
-        var positional = new PositionalDetector(Math.Min(128, realText.Min(p => p.Length) / 2));
-        notes.Add($"positional: offsets d < {Math.Min(128, realText.Min(p => p.Length) / 2)}");
-        var tables = new List<HeadScores>(Detectors.Run(textPatterns,
-            new PreviousTokenDetector("previous-token"), new BosDetector(), positional, new DuplicateTokenDetector(), new DelimiterDetector()));
+        var (patternTables, profiles, maxOffset) = PatternOnly(textPatterns);
+        notes.Add($"positional: offsets d < {maxOffset}");
+        var tables = new List<HeadScores>(patternTables.Where(t => !t.Detector.StartsWith("TL ", StringComparison.Ordinal)));
 
         progress?.Report("random-token control");
         var random = new Random(protocol.Seed);
@@ -99,15 +117,41 @@ public static class HeadScan
             notes.Add("S-inhibition: not run (" + e.Message + ")");
         }
 
-        progress?.Report("TransformerLens detection matrices");
-        foreach (var pattern in new[] { DetectionPattern.PreviousToken, DetectionPattern.DuplicateToken, DetectionPattern.Induction })
-            tables.Add(DetectionMatrices.Detect(textPatterns, pattern));
+        tables.AddRange(patternTables.Where(t => t.Detector.StartsWith("TL ", StringComparison.Ordinal)));
 
         progress?.Report("OV copying scores");
         var copying = Circuits.CopyingScores(model);
         tables.Add(new HeadScores("copying", "Σ Re(λ) / Σ |λ| over the eigenvalues of W_E W_V,h W_O,h W_U (Elhage et al.)", copying, 0.0));
-        return new ScanResult(choice.Name, tables, positional.Profiles(), notes);
+        return new ScanResult(choice.Name, tables, profiles, notes);
     }
+
+    /// <summary>
+    /// Every detector that needs only patterns and token strings, in one pass: previous-token, BOS, positional (with its
+    /// profiles), duplicate-token, delimiter, and TransformerLens's three detection matrices (mul).
+    /// </summary>
+    public static (IReadOnlyList<HeadScores> Tables, double[,,] Profiles, int MaxOffset) PatternOnly(IReadOnlyList<PromptPatterns> prompts)
+    {
+        var maxOffset = MaxOffset(prompts.Select(p => p.Length));
+        var positional = new PositionalDetector(maxOffset);
+        var tables = new List<HeadScores>(Detectors.Run(prompts,
+            new PreviousTokenDetector("previous-token"), new BosDetector(), positional, new DuplicateTokenDetector(), new DelimiterDetector()));
+        foreach (var pattern in new[] { DetectionPattern.PreviousToken, DetectionPattern.DuplicateToken, DetectionPattern.Induction })
+            tables.Add(DetectionMatrices.Detect(prompts, pattern));
+        return (tables, positional.Profiles(), maxOffset);
+    }
+
+    /// <summary>
+    /// The positional profile's offsets: d &lt; 128 as SPD on long text, but at most half the median prompt length, so that
+    /// each profile[d] averages over many queries (at d near a prompt's length only a few queries remain, and a head
+    /// resting on position 0 would show a spurious peak there).
+    /// </summary>
+    public static int MaxOffset(IEnumerable<int> promptLengths)
+    {
+        var sorted = promptLengths.Order().ToArray();
+        return Math.Max(2, Math.Min(128, sorted[sorted.Length / 2] / 2));
+    }
+
+    static bool IsBos(ITokenizer tokenizer, int id) => PromptBuilder.For(tokenizer).Bos == id;
 
     static IEnumerable<ListPrompt> ListPrompts(Transformer model, IReadOnlyList<BuiltPrompt> prompts, Func<int, string> text) =>
         PromptPatterns.FromModel(model, prompts.Select(p => p.Tokens), text, batchSize: 1).Select((p, i) => new ListPrompt(p, prompts[i].PieceEnds));

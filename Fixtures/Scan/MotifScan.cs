@@ -25,13 +25,20 @@ public static class MotifScan
         var tokenizer = choice.Tokenizer ?? throw new ArgumentException($"{choice.Name} has no tokenizer.");
         var model = choice.Model;
         var prompts = new List<(string, int[])>();
-        prompts.AddRange(HeadScan.RealText(tokenizer).Select((t, i) => ($"text {i}", t)));
+        prompts.AddRange((choice.Text ?? HeadScan.RealText(tokenizer)).Take(6).Select((t, i) => ($"text {i}", t)));
         var induction = new InductionProtocol(HalfLength: Math.Min(40, model.Config.ContextLength / 2), Sequences: 3, Seed: seed);
         prompts.AddRange(induction.Prompts(model.Config.VocabularySize).Select((t, i) => ($"repeat {i}", t)));
-        var (ordinal, random) = PromptSets.SuccessorLists(tokenizer);
-        prompts.AddRange(ordinal.Take(3).Select((p, i) => ($"ordinal {i}", p.Tokens)));
-        prompts.AddRange(random.Take(2).Select((p, i) => ($"words {i}", p.Tokens)));
-        prompts.AddRange(PromptSets.Ioi(tokenizer, ScanProtocol.IoiNames).Take(3).Select((p, i) => ($"ioi {i}", p.Prompt.Tokens)));
+        // Lists and IOI sentences where the vocabulary can express them (not for models of bare token ids).
+        try
+        {
+            var (ordinal, random) = PromptSets.SuccessorLists(tokenizer);
+            prompts.AddRange(ordinal.Take(3).Select((p, i) => ($"ordinal {i}", p.Tokens)));
+            prompts.AddRange(random.Take(2).Select((p, i) => ($"words {i}", p.Tokens)));
+            prompts.AddRange(PromptSets.Ioi(tokenizer, ScanProtocol.IoiNames).Take(3).Select((p, i) => ($"ioi {i}", p.Prompt.Tokens)));
+        }
+        catch (ArgumentException)
+        {
+        }
         return [.. prompts.Select(p => (p.Item1, Patterns.Of(model, tokenizer, p.Item2)))];
     }
 }

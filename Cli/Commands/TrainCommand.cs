@@ -1,0 +1,43 @@
+using Verification.Engine.Tensors;
+using Verification.Engine.Training;
+using Verification.Fixtures.Zoo;
+
+namespace Verification.Cli.Commands;
+
+/// <summary>`train MODEL`: retrains a zoo model from scratch with its recipe and writes its checkpoints.</summary>
+public static class TrainCommand
+{
+    public static readonly string[] Models = [InductionModel.Name, NegationModel.Name];
+
+    public static int Run(string model, string? output, int? steps)
+    {
+        var folder = output ?? Path.Combine(TrainedZoo.Folder, model);
+        Console.Error.WriteLine($"matrix products: {Gemm.Description}");
+        var progress = new SynchronousProgress(p => Console.Error.WriteLine(p.ToString()));
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        switch (model)
+        {
+            case InductionModel.Name:
+                var settings = InductionModel.Settings with { Steps = steps ?? InductionModel.Settings.Steps };
+                Console.Error.WriteLine($"{model}: {InductionModel.Config.Describe()}; {settings.Describe()}");
+                InductionModel.Train(folder, settings, progress,
+                    [.. InductionModel.CheckpointSteps.Where(s => s < settings.Steps), settings.Steps]);
+                break;
+            case NegationModel.Name:
+                var negation = NegationModel.Settings with { Steps = steps ?? NegationModel.Settings.Steps };
+                Console.Error.WriteLine($"{model}: {NegationModel.Config.Describe()}; {negation.Describe()}");
+                var trained = NegationModel.Train(folder, negation, progress);
+                Console.Error.WriteLine($"held-out accuracy (liked vs hated): {NegationModel.Accuracy(trained):P1}");
+                break;
+            default:
+                throw new ArgumentException($"No zoo model '{model}' to train. Trainable: {string.Join(", ", Models)}.");
+        }
+        Console.WriteLine($"trained {model} in {watch.Elapsed.TotalSeconds:F0} s; checkpoints in {Path.GetFullPath(folder)}");
+        return 0;
+    }
+
+    sealed class SynchronousProgress(Action<TrainingProgress> report) : IProgress<TrainingProgress>
+    {
+        public void Report(TrainingProgress value) => report(value);
+    }
+}

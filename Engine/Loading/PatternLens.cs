@@ -1,0 +1,138 @@
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Verification.Engine.Analysis;
+
+namespace Verification.Engine.Loading;
+
+/// <summary>One prompt of a pattern_lens folder: its text, tokens (without BOS) and patterns (with BOS at position 0).</summary>
+public sealed record PatternLensPrompt(string Hash, string Text, string[] Tokens, PromptPatterns Patterns);
+
+/// <summary>A model's folder in pattern_lens's layout.</summary>
+public sealed record PatternLensModel(string Name, string Folder, int Layers, int Heads, JsonObject Config, IReadOnlyList<string> PromptHashes)
+{
+    /// <summary>The prompts, read one at a time.</summary>
+    public IEnumerable<PatternLensPrompt> Prompts() => PromptHashes.Select(h => PatternLens.ReadPrompt(this, h));
+}
+
+/// <summary>
+/// pattern_lens's folder format (mivanit/pattern-lens): &lt;root&gt;/models.jsonl, &lt;root&gt;/&lt;model&gt;/model_cfg.json
+/// (a TransformerLens config), prompts.jsonl, and per prompt prompts/&lt;hash&gt;/prompt.json (text, n_tokens, tokens without
+/// BOS) and activations.npz (blocks.{l}.attn.hook_pattern: float32 [1, heads, T, T], T = n_tokens + 1, BOS at 0).
+/// The hash is base64url(md5(text)) without padding.
+/// </summary>
+public static class PatternLens
+{
+    public const string BosToken = "<|endoftext|>";
+
+    public static PatternLensModel Read(string modelFolder)
+    {
+        var configPath = Path.Combine(modelFolder, "model_cfg.json");
+        if (!File.Exists(configPath)) throw new ModelFileException(configPath, "file not found (a pattern_lens model folder needs model_cfg.json)");
+        JsonObject config;
+        try { config = JsonNode.Parse(File.ReadAllText(configPath))?.AsObject() ?? throw new JsonException("empty"); }
+        catch (JsonException e) { throw new ModelFileException(configPath, "not valid JSON: " + e.Message); }
+        int Need(string key) => config[key]?.GetValue<int>() ?? throw new ModelFileException(configPath, $"needs '{key}'");
+        var prompts = Path.Combine(modelFolder, "prompts");
+        if (!Directory.Exists(prompts)) throw new ModelFileException(prompts, "folder not found");
+        var index = Path.Combine(modelFolder, "prompts.jsonl");
+        var hashes = File.Exists(index)
+            ? File.ReadLines(index).Where(l => l.Trim().Length > 0).Select(l => JsonNode.Parse(l)?["hash"]?.GetValue<string>() ?? "").Where(h => h.Length > 0).ToList()
+            : Directory.GetDirectories(prompts).Select(Path.GetFileName).OfType<string>().Order(StringComparer.Ordinal).ToList();
+        return new PatternLensModel(config["model_name"]?.GetValue<string>() ?? Path.GetFileName(modelFolder), modelFolder, Need("n_layers"),
+            Need("n_heads"), config, hashes);
+    }
+
+    public static PatternLensPrompt ReadPrompt(PatternLensModel model, string hash)
+    {
+        var folder = Path.Combine(model.Folder, "prompts", hash);
+        var promptPath = Path.Combine(folder, "prompt.json");
+        if (!File.Exists(promptPath)) throw new ModelFileException(promptPath, "file not found");
+        var prompt = JsonNode.Parse(File.ReadAllText(promptPath))?.AsObject() ?? throw new ModelFileException(promptPath, "empty");
+        var tokens = prompt["tokens"]?.AsArray().Select(t => t?.GetValue<string>() ?? "").ToArray()
+                     ?? throw new ModelFileException(promptPath, "needs 'tokens'");
+        var text = prompt["text"]?.GetValue<string>() ?? "";
+        var count = tokens.Length + 1;
+        var npz = Path.Combine(folder, "activations.npz");
+        var arrays = Npy.ReadArchive(npz);
+        var layers = new float[model.Layers][];
+        for (var l = 0; l < model.Layers; l++)
+        {
+            var name = $"blocks.{l}.attn.hook_pattern";
+            if (!arrays.TryGetValue(name, out var array)) throw new ModelFileException(npz, $"no array '{name}' (the config says {model.Layers} layers)");
+            var (values, shape) = array;
+            if (shape.Length != 4 || shape[0] != 1 || shape[1] != model.Heads || shape[2] != count || shape[3] != count)
+                throw new ModelFileException(npz, $"shape ({string.Join(", ", shape)}) disagrees with {model.Heads} heads and {tokens.Length} tokens + BOS " +
+                                                  $"(expected (1, {model.Heads}, {count}, {count}))", name);
+            CheckCausal(values, model.Heads, count, npz, name);
+            layers[l] = values;
+        }
+        return new PatternLensPrompt(hash, text, tokens, new PromptPatterns([BosToken, .. tokens], null, layers, model.Heads));
+    }
+
+    /// <summary>Every row sums to 1 and puts no weight after its own position.</summary>
+    static void CheckCausal(float[] values, int heads, int count, string path, string array)
+    {
+        for (var h = 0; h < heads; h++)
+            for (var q = 0; q < count; q++)
+            {
+                var row = values.AsSpan((h * count + q) * count, count);
+                double sum = 0;
+                for (var k = 0; k < count; k++)
+                {
+                    if (k > q && Math.Abs(row[k]) > 1e-6)
+                        throw new ModelFileException(path, $"head {h}, row {q} attends to later position {k} ({row[k]}): not a causal pattern", array);
+                    if (row[k] < -1e-6) throw new ModelFileException(path, $"head {h}, row {q} has a negative probability {row[k]}", array);
+                    sum += row[k];
+                }
+                if (Math.Abs(sum - 1) > 1e-3)
+                    throw new ModelFileException(path, $"head {h}, row {q} sums to {sum:F4}, not 1: not an attention distribution", array);
+            }
+    }
+
+    /// <summary>pattern_lens's prompt hash: base64url(md5(text)) without padding (a name, not a security measure).</summary>
+#pragma warning disable CA5351 // MD5 is pattern_lens's naming scheme, not used for security.
+    public static string Hash(string text) =>
+        Convert.ToBase64String(MD5.HashData(Encoding.UTF8.GetBytes(text))).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+#pragma warning restore CA5351
+
+    /// <summary>
+    /// Writes prompts as a pattern_lens model folder under <paramref name="root"/>, so pattern_lens's reader (and, after its
+    /// figures step, its web viewer) can open our runs. Each prompt's patterns must have the BOS at position 0 and its
+    /// tokens list the rest.
+    /// </summary>
+    public static string Write(string root, string modelName, JsonObject config, IEnumerable<(string Text, string[] Tokens, PromptPatterns Patterns)> prompts)
+    {
+        var folder = Path.Combine(root, modelName);
+        Directory.CreateDirectory(Path.Combine(folder, "prompts"));
+        config["model_name"] = modelName;
+        var options = new JsonSerializerOptions { WriteIndented = false };
+        File.WriteAllText(Path.Combine(folder, "model_cfg.json"), config.ToJsonString(options));
+        var modelsPath = Path.Combine(root, "models.jsonl");
+        var others = File.Exists(modelsPath)
+            ? File.ReadAllLines(modelsPath).Where(l => JsonNode.Parse(l)?["model_name"]?.GetValue<string>() != modelName).ToList()
+            : [];
+        File.WriteAllLines(modelsPath, [.. others, config.ToJsonString(options)]);
+        var index = new List<string>();
+        foreach (var (text, tokens, patterns) in prompts)
+        {
+            if (patterns.Length != tokens.Length + 1)
+                throw new ArgumentException($"Patterns over {patterns.Length} positions for {tokens.Length} tokens: pattern_lens expects the tokens without BOS plus BOS at position 0.");
+            var hash = Hash(text);
+            var prompt = new JsonObject
+            {
+                ["text"] = text, ["hash"] = hash, ["n_tokens"] = tokens.Length, ["tokens"] = new JsonArray([.. tokens.Select(t => (JsonNode)t)]),
+            };
+            var promptFolder = Path.Combine(folder, "prompts", hash);
+            Directory.CreateDirectory(promptFolder);
+            File.WriteAllText(Path.Combine(promptFolder, "prompt.json"), prompt.ToJsonString(options));
+            Npy.WriteArchive(Path.Combine(promptFolder, "activations.npz"),
+                Enumerable.Range(0, patterns.LayerCount).Select(l => ($"blocks.{l}.attn.hook_pattern", patterns.Layers[l],
+                    new[] { 1, patterns.HeadCount, patterns.Length, patterns.Length })));
+            index.Add(prompt.ToJsonString(options));
+        }
+        File.WriteAllLines(Path.Combine(folder, "prompts.jsonl"), index);
+        return folder;
+    }
+}

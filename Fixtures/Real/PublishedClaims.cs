@@ -1,0 +1,27 @@
+using Verification.Fixtures.Approvals;
+
+namespace Verification.Fixtures.Real;
+
+/// <summary>The sources' numbers on real checkpoints (CLAIMS.md), each checked by a Published spec when the weights exist.</summary>
+public static class PublishedClaims
+{
+    public static readonly IReadOnlyList<PublishedClaim> All =
+    [
+        new("1.P1", "previous-token heads 4.11 (and 2.2) score above 0.3 on real text", "SPD PR #403; ARENA", "GPT-2 small", "4.11, 2.2 > 0.3",
+            "HeadDetectors.GPT-2 small's previous-token, induction, duplicate-token and S-inhibition heads are the published ones"),
+        new("1.P2", "induction heads 5.1, 5.5, 6.9, 7.2, 7.10 score above 0.3 on repeated random tokens", "ARENA (IOI paper: 5.5, 5.8, 5.9, 6.9)", "GPT-2 small",
+            "> 0.3", "HeadDetectors.GPT-2 small's previous-token, induction, duplicate-token and S-inhibition heads are the published ones"),
+        new("1.P3", "duplicate-token heads 0.1, 0.10, 3.0", "IOI paper (Wang et al.)", "GPT-2 small", "> 0.3",
+            "HeadDetectors.GPT-2 small's previous-token, induction, duplicate-token and S-inhibition heads are the published ones"),
+        new("1.P4", "S-inhibition heads 7.3, 7.9, 8.6, 8.10 attend from the last IOI token to S2", "IOI paper", "GPT-2 small", "attention > 0.1",
+            "HeadDetectors.GPT-2 small's previous-token, induction, duplicate-token and S-inhibition heads are the published ones"),
+        new("1.P5", "TransformerLens's demo prompt: 4.11 previous-token score 0.96 (1.00 without BOS and self), 2.2 0.57", "TransformerLens Head Detector demo",
+            "GPT-2 small", "0.96 / 1.00 / 0.57 (±0.02)", "HeadDetectors.on TransformerLens's demo prompt GPT-2 small's head 4.11 scores 0.96 as a previous-token head"),
+        new("1.P6", "SPD's detector table: prev-token L1H1 0.604, L0H5 0.308; induction L2H4 0.629; duplicate L0H4 0.323, L0H2 0.202; successor L0H2 +0.307; " +
+                    "S-inhibition L3H2 0.377 / −0.029; no delimiter head (best L0H5 1.74×); positional L1H3 at offset 2 (0.226); layer 2 a BOS sink",
+            "goodfire-ai/spd PR #403", "SPD LlamaSimpleMLP 4L × 6H", "the published numbers ±0.05", "HeadDetectors.SPD's 4-layer model has the published detector table"),
+        new("3.P1", "maximum attention per head on \"The cat sat on the chair.\": L0H0 0.958, L0H1 0.424, L1H0 0.890, L1H1 0.827",
+            "chandanms/tinyllm-mechinter", "prajjwal1/bert-tiny", "±0.0015",
+            "NegationAttention.bert-tiny's maximum attention per head on The cat sat on the chair is 0 958, 0 424, 0 890 and 0 827"),
+    ];
+}

@@ -1,0 +1,15 @@
+/// The approved index of findings, Approved/README.md: every claim with its source, model, expected and measured values,
+/// verdict and links to its tables and plots, so a reviewer sees the findings at a glance in a pull request.
+module Verification.Specs.Index
+
+open NUnit.Framework
+open Verification.Fixtures.Approvals
+open Verification.Fixtures.Real
+open Verification.Specs.Support
+
+[<Test>]
+let ``the index of findings lists every approved finding and every published claim`` () =
+    log (FindingsIndex.Approve PublishedClaims.All)
+    let text = System.IO.File.ReadAllText(System.IO.Path.Combine(Verification.Fixtures.Repository.Approved, FindingsIndex.FileName))
+    for claim in PublishedClaims.All do
+        Assert.That(text, Does.Contain(sprintf "| %s |" claim.Id))

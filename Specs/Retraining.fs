@@ -1,0 +1,33 @@
+/// Slow: the trained zoo retrained from scratch with its committed recipes, and its claims re-checked on the result
+/// (the claims, not the bits: a retrained model need not equal the committed checkpoint byte for byte).
+/// Run with: dotnet test -- NUnit.Where="cat == Slow"
+module Verification.Specs.Retraining
+
+open System
+open NUnit.Framework
+open Verification.Engine.Analysis
+open Verification.Fixtures.Zoo
+open Verification.Specs.Support
+
+[<Test; Category("Slow")>]
+let ``retraining the induction model from scratch forms a previous-token head and an induction head again`` () =
+    use dir = new TempFolder()
+    let model = InductionModel.Train(dir.Path, progress = Progress<_>(fun p -> log (string p)), checkpointSteps = [ InductionModel.Settings.Steps ])
+    let prompts = PromptPatterns.FromModel(model, InductionModel.Evaluation 16, (fun i -> string i)) |> Seq.toList
+    let prev = Detectors.PreviousToken prompts
+    let induction = Ablations.InductionScores(model, InductionProtocol(HalfLength = 32, Sequences = 32))
+    let losses = Ablations.PositionLosses(model, InductionModel.Evaluation 128)
+    Assert.That(max prev.[0, 0] prev.[0, 1], Is.GreaterThan 0.8)
+    Assert.That(max induction.[1, 0] induction.[1, 1], Is.GreaterThan 0.8)
+    Assert.That(Ablations.InContextLearningScore(losses, 10, 60), Is.LessThan -0.5)
+
+[<Test; Category("Slow")>]
+let ``retraining the negation model from scratch learns the polarity and attends from the mask to the negation word`` () =
+    use dir = new TempFolder()
+    let model = NegationModel.Train(dir.Path, progress = Progress<_>(fun p -> log (string p)))
+    Assert.That(NegationModel.Accuracy(model, 256), eq 1.0)
+    let s = NegationModel.Build("the film was not good . i", false)
+    let p = Verification.Fixtures.Scan.Patterns.Of(model, NegationModel.Tokenizer, s.Tokens)
+    let negation = 4
+    let best = [ for l in 0 .. 1 do for h in 0 .. 1 -> p.A(l, h, s.MaskPosition, negation) ] |> List.max
+    Assert.That(best, Is.GreaterThan 0.9)
