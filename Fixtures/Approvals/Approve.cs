@@ -27,7 +27,8 @@ public static class Approve
     /// Approves a finding as one Markdown row whose evidence links are this test's other approved files (so the index
     /// points at the tables and plots that back it).
     /// </summary>
-    public static void Finding(Finding finding)
+    /// <param name="otherEvidence">Snapshot names of other tests whose files back this finding too.</param>
+    public static void Finding(Finding finding, params string[] otherEvidence)
     {
         var prefix = CurrentName() + ".";
         var evidence = Directory.Exists(Repository.Approved)
@@ -40,6 +41,9 @@ public static class Approve
         evidence.AddRange(Directory.Exists(Repository.Approved)
             ? Directory.GetFiles(Repository.Approved, CurrentName() + ".verified.*").Select(Path.GetFileName).OfType<string>().Order(StringComparer.Ordinal)
             : []);
+        foreach (var other in otherEvidence)
+            if (Directory.Exists(Repository.Approved))
+                evidence.AddRange(Directory.GetFiles(Repository.Approved, other + ".verified.*").Select(Path.GetFileName).OfType<string>().Order(StringComparer.Ordinal));
         Check(Approvals.Finding.Part, "md", finding.ToRow(evidence.Distinct()));
     }
 
