@@ -251,3 +251,25 @@ let ``SPD's protocol without BOS runs on the compiled circuits and flags the sam
         Assert.That(flagged (scan.Table detector), eq heads, detector)
     // Without a BOS token, the BOS sink still attends to position 0: the detector reads positions, not tokens.
     Assert.That(flagged (scan.Table "BOS"), eq [ "L0H1" ])
+
+[<Test>]
+let ``the GPT-2 protocol runs in CI on the zoo's context model, which has GPT-2's vocabulary`` () =
+    let choice = ModelCatalog.Load ContextModel.Name
+    let scan = gpt2Protocol choice
+    let table = Table(Column("detector", 0), Column("flagged heads", 0), Column("best head", 0))
+    for (detector, _, _) in gpt2Published do
+        let t = scan.Table detector
+        let names = t.Flagged |> Seq.map (fun struct (l, h, v) -> sprintf "%s %.3f" (HeadScores.Name(l, h)) v) |> String.concat ", "
+        let struct (bl, bh, bv) = t.Best
+        table.AddRow(detector, names, sprintf "%s %.3f" (HeadScores.Name(bl, bh)) bv) |> ignore
+    Approve.Table table
+
+[<Test>]
+let ``TransformerLens's demo prompt is 25 GPT-2 tokens with BOS, and the demo's scoring runs on the context model`` () =
+    let (length, plain, excluded) = tlDemoScores (ModelCatalog.Load ContextModel.Name)
+    Assert.That(length, eq 25, "CLAIMS.md: one 25-token prompt")
+    let table = Table(Column("head", 0), Column("mul", 3), Column("mul, BOS and self excluded", 3))
+    for l in 0 .. ContextModel.Config.LayerCount - 1 do
+        for h in 0 .. ContextModel.Config.HeadCount - 1 do
+            table.AddRow(HeadScores.Name(l, h), plain l h, excluded l h) |> ignore
+    Approve.Table table

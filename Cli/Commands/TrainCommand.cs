@@ -7,7 +7,7 @@ namespace Verification.Cli.Commands;
 /// <summary>`train MODEL`: retrains a zoo model from scratch with its recipe and writes its checkpoints.</summary>
 public static class TrainCommand
 {
-    public static readonly string[] Models = [InductionModel.Name, NegationModel.Name];
+    public static readonly string[] Models = [InductionModel.Name, NegationModel.Name, ContextModel.Name];
 
     public static int Run(string model, string? output, int? steps)
     {
@@ -28,6 +28,13 @@ public static class TrainCommand
                 Console.Error.WriteLine($"{model}: {NegationModel.Config.Describe()}; {negation.Describe()}");
                 var trained = NegationModel.Train(folder, negation, progress);
                 Console.Error.WriteLine($"held-out accuracy (liked vs hated): {NegationModel.Accuracy(trained):P1}");
+                break;
+            case ContextModel.Name:
+                var context = ContextModel.Settings with { Steps = steps ?? ContextModel.Settings.Steps };
+                Console.Error.WriteLine($"{model}: {ContextModel.Config.Describe()}; {context.Describe()}");
+                var contextModel = ContextModel.Train(folder, context, progress);
+                var (lookedUp, other) = ContextModel.Losses(contextModel, ContextModel.Evaluation(32));
+                Console.Error.WriteLine($"held-out loss: {lookedUp:F3} where the next token is looked up in context, {other:F3} elsewhere");
                 break;
             default:
                 throw new ArgumentException($"No zoo model '{model}' to train. Trainable: {string.Join(", ", Models)}.");

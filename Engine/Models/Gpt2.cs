@@ -7,6 +7,8 @@ public sealed record Gpt2Config : ModelConfig
 {
     public override ModelFamily Family => ModelFamily.Gpt2;
     public required int MlpWidth { get; init; }
+    public int HeadWidthOverride { get; init; }
+    public override int HeadWidth => HeadWidthOverride > 0 ? HeadWidthOverride : ModelWidth / HeadCount;
     public float LayerNormEpsilon { get; init; } = 1e-5f;
     public GeluForm Activation { get; init; } = GeluForm.Tanh;
     public bool TiedEmbeddings { get; init; } = true;
@@ -56,7 +58,11 @@ public sealed class Gpt2Model : Transformer
 
     AttentionSettings Settings => new(config.HeadCount, config.HeadCount, config.HeadWidth, Causal: true);
 
-    protected internal override Tensor Forward(HookContext context, int[][] tokens, RunOptions options)
+    protected internal override Tensor Forward(HookContext context, int[][] tokens, RunOptions options) =>
+        Embeddings.Unembed(Encode(context, tokens), unembed, embed, unembedBias);                                           // [batch, pos, vocab]
+
+    /// <summary>The final residual after ln_final [batch, pos, dModel], before the unembedding.</summary>
+    public Tensor Encode(HookContext context, int[][] tokens)
     {
         int batch = tokens.Length, pos = tokens[0].Length;
         var tokenEmbedding = context.Hook(Hooks.Embed, Embeddings.Lookup(Flatten(tokens), embed, batch, pos));                  // [batch, pos, dModel]
@@ -75,8 +81,17 @@ public sealed class Gpt2Model : Transformer
             var mlp = context.Hook(Hooks.MlpOut(l), Ops.MatMul(post, layer.WOut, bias: layer.BOut));                      // [batch, pos, dModel]
             residual = context.Hook(Hooks.ResidPost(l), Ops.Add(residual, mlp));
         }
-        var final = context.Hook(Hooks.LnFinal, Norm(residual, lnFinalW, lnFinalB));
-        return Embeddings.Unembed(final, unembed, embed, unembedBias);                                                        // [batch, pos, vocab]
+        return context.Hook(Hooks.LnFinal, Norm(residual, lnFinalW, lnFinalB));
+    }
+
+    /// <summary>
+    /// Logits over a subset of the vocabulary only [..., candidates] (tied unembedding rows of <paramref name="candidates"/>):
+    /// training on a small corpus with this softmax leaves every other embedding row untouched.
+    /// </summary>
+    public Tensor CandidateLogits(Tensor final, int[] candidates)
+    {
+        if (!config.TiedEmbeddings) throw new InvalidOperationException("Candidate logits need the tied unembedding.");
+        return Ops.MatMul(final, Ops.SelectRows(embed, candidates), transposeW: true);
     }
 
     Tensor Norm(Tensor x, Tensor? w, Tensor? b) => config.UseLayerNorm ? Ops.LayerNorm(x, w, b, config.LayerNormEpsilon) : x;

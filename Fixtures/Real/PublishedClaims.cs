@@ -23,5 +23,8 @@ public static class PublishedClaims
         new("3.P1", "maximum attention per head on \"The cat sat on the chair.\": L0H0 0.958, L0H1 0.424, L1H0 0.890, L1H1 0.827",
             "chandanms/tinyllm-mechinter", "prajjwal1/bert-tiny", "±0.0015",
             "NegationAttention.bert-tiny's maximum attention per head on The cat sat on the chair is 0 958, 0 424, 0 890 and 0 827"),
+        new("5.P1", "next-token neurons concentrate in later layers (the source studied layers 31–35)", "Neo, Cohen, Barez 2024", "GPT-2 large",
+            "mean congruence of layers 31–35 above layers 0–4",
+            "ContextLookups.in GPT-2 large the next-token neurons of layers 31 to 35 are more congruent than those of the first layers"),
     ];
 }

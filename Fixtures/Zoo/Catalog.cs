@@ -9,6 +9,13 @@ public static class Catalog
     {
         ModelCatalog.Register("compiled-heads", () =>
             new ModelChoice("compiled-heads", Compiled.Heads(), CompiledVocabulary.Tokenizer, "Fixtures/Zoo/Compiled.cs"));
+        ModelCatalog.Register("compiled-lookup", () =>
+            new ModelChoice("compiled-lookup", CompiledLookup.Model(), CompiledVocabulary.Tokenizer, "Fixtures/Zoo/CompiledLookup.cs"));
+        ModelCatalog.Register(ContextModel.Name, () =>
+            new ModelChoice(ContextModel.Name, ContextModel.Load(), ContextModel.Tokenizer, TrainedZoo.PathOf(ContextModel.Name, "final.safetensors"))
+            {
+                Text = [.. ContextModel.Evaluation(16).Select(s => s.Tokens)],
+            });
         ModelCatalog.Register(InductionModel.Name, () =>
             new ModelChoice(InductionModel.Name, InductionModel.Load(), IdTokenizer(InductionModel.Config.VocabularySize),
                 TrainedZoo.PathOf(InductionModel.Name, "final.safetensors"))
