@@ -47,6 +47,22 @@ public static class Program
         train.SetAction(p => Guard(() => TrainCommand.Run(p.GetValue(trainModel)!, p.GetValue(trainOut), p.GetValue(trainSteps))));
         root.Add(train);
 
+        var rulesModel = new Option<string>("--model") { Description = "A zoo name, a real checkpoint's name, or a path.", DefaultValueFactory = _ => "rules" };
+        var rulesLayer = new Option<int>("--layer") { Description = "The head's layer.", DefaultValueFactory = _ => 0 };
+        var rulesHead = new Option<int>("--head") { Description = "The head.", DefaultValueFactory = _ => 0 };
+        var rulesSae = new Option<string?>("--sae") { Description = "An output SAE on the head's hook_z: a suite .safetensors file or a SAELens folder (default: train one)." };
+        var rulesLatents = new Option<int>("--latents") { Description = "Latents of an SAE trained here.", DefaultValueFactory = _ => 32 };
+        var rulesSteps = new Option<int>("--sae-steps") { Description = "Training steps of an SAE trained here.", DefaultValueFactory = _ => 2000 };
+        var rulesShown = new Option<int>("--features") { Description = "How many features to print (all go to the CSV).", DefaultValueFactory = _ => 12 };
+        var rulesOut = new Option<string?>("--out") { Description = "Folder for features.csv and by-k.svg (default: out/rules/<model>-L<layer>H<head>)." };
+        var rules = new Command("rules", "Describe one head's output SAE features by skip-gram rules, with precision, recall and distractors (default: the rules zoo model).")
+        {
+            rulesModel, rulesLayer, rulesHead, rulesSae, rulesLatents, rulesSteps, rulesShown, rulesOut,
+        };
+        rules.SetAction(p => Guard(() => RulesCommand.Run(p.GetValue(rulesModel)!, p.GetValue(rulesLayer), p.GetValue(rulesHead), p.GetValue(rulesSae),
+            p.GetValue(rulesLatents), p.GetValue(rulesSteps), p.GetValue(rulesShown), p.GetValue(rulesOut))));
+        root.Add(rules);
+
         var bench = new Command("bench", "Benchmarks, printed as ratios against a stated reference.");
         var seconds = new Option<double>("--seconds") { Description = "Seconds of timing per measurement.", DefaultValueFactory = _ => 1.0 };
         var gemm = new Command("gemm", "Matrix-product GFLOP/s: OpenBLAS from C, from C#, and the managed kernel.") { seconds };

@@ -31,3 +31,21 @@ let ``retraining the negation model from scratch learns the polarity and attends
     let negation = 4
     let best = [ for l in 0 .. 1 do for h in 0 .. 1 -> p.A(l, h, s.MaskPosition, negation) ] |> List.max
     Assert.That(best, Is.GreaterThan 0.9)
+
+[<Test; Category("Slow")>]
+let ``retraining the rules model from scratch learns every planted rule, and an SAE on its head finds them`` () =
+    use dir = new TempFolder()
+    let model = RulesModel.Train(dir.Path, progress = Progress<_>(fun p -> log (string p)))
+    for (rule, _, pFiring, _, pSilent) in RulesModel.PlantedProbabilities(model, RulesModel.ExemplarCorpus()) do
+        Assert.That(pFiring, Is.GreaterThan 0.95, rule)
+        Assert.That(pSilent, Is.LessThan 0.05, rule)
+    let sae = RulesModel.TrainSae model
+    let inputs = TokenFeatures(model, RulesModel.Tokenizer)
+    let report = Verification.Fixtures.Scan.RuleScan.Run(RulesModel.Name, model, inputs, 0, 0, sae, RulesModel.ExemplarCorpus())
+    let circuits = SkipGramRules.Circuits(model, 0, 0, inputs)
+    for rule in RulesModel.Planted do
+        let recovered =
+            report.Features |> Seq.exists (fun r ->
+                let values = SkipGramRules.ValueScores(circuits, sae, r.Feature)
+                RulesModel.Words.[Array.IndexOf(values, Array.max values)] = rule.Key && (r.Validation |> Seq.find (fun e -> e.K = 16)).F1 >= 0.9)
+        Assert.That(recovered, sprintf "a feature for %s … %s" rule.Key rule.Query)

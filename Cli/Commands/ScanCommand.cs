@@ -22,7 +22,7 @@ public static class ScanCommand
             AnsiConsole.MarkupLine($"[bold]{Markup.Escape(name)}[/]: pattern_lens folder {Markup.Escape(Path.GetFullPath(patterns))} (no weights needed)");
             AnsiConsole.Status().Spinner(Spinner.Known.Dots).Start("reading patterns", context =>
             {
-                result = PatternLensScan.Run(patterns, new SynchronousProgress(message => context.Status(Markup.Escape(message))));
+                result = PatternLensScan.Run(patterns, new SynchronousProgress<string>(message => context.Status(Markup.Escape(message))));
             });
         }
         else
@@ -33,7 +33,7 @@ public static class ScanCommand
             AnsiConsole.MarkupLine($"[grey]weights: {Markup.Escape(choice.Where)}; matrix products: {Markup.Escape(Gemm.Description)}[/]");
             AnsiConsole.Status().Spinner(Spinner.Known.Dots).Start("scanning", context =>
             {
-                result = HeadScan.Run(choice, progress: new SynchronousProgress(message => context.Status(Markup.Escape(message))));
+                result = HeadScan.Run(choice, progress: new SynchronousProgress<string>(message => context.Status(Markup.Escape(message))));
             });
         }
         var wanted = detectors is null or "all" ? null : detectors.Split(',', StringSplitOptions.TrimEntries).ToHashSet(StringComparer.OrdinalIgnoreCase);
@@ -79,11 +79,5 @@ public static class ScanCommand
         AnsiConsole.MarkupLine(flagged.Count == 0
             ? "  flagged: none"
             : "  flagged: " + string.Join(", ", flagged.Select(f => $"{HeadScores.Name(f.Layer, f.Head)} ({f.Score:F3})")));
-    }
-
-    /// <summary>Reports on the calling thread (Progress&lt;T&gt; posts to the thread pool, too late for a spinner).</summary>
-    sealed class SynchronousProgress(Action<string> report) : IProgress<string>
-    {
-        public void Report(string value) => report(value);
     }
 }

@@ -1,3 +1,4 @@
+using Verification.Engine.Analysis;
 using Verification.Engine.Tensors;
 using Verification.Engine.Training;
 using Verification.Fixtures.Zoo;
@@ -7,13 +8,13 @@ namespace Verification.Cli.Commands;
 /// <summary>`train MODEL`: retrains a zoo model from scratch with its recipe and writes its checkpoints.</summary>
 public static class TrainCommand
 {
-    public static readonly string[] Models = [InductionModel.Name, NegationModel.Name, ContextModel.Name];
+    public static readonly string[] Models = [InductionModel.Name, NegationModel.Name, ContextModel.Name, RulesModel.Name];
 
     public static int Run(string model, string? output, int? steps)
     {
         var folder = output ?? Path.Combine(TrainedZoo.Folder, model);
         Console.Error.WriteLine($"matrix products: {Gemm.Description}");
-        var progress = new SynchronousProgress(p => Console.Error.WriteLine(p.ToString()));
+        var progress = new SynchronousProgress<TrainingProgress>(p => Console.Error.WriteLine(p.ToString()));
         var watch = System.Diagnostics.Stopwatch.StartNew();
         switch (model)
         {
@@ -36,15 +37,22 @@ public static class TrainCommand
                 var (lookedUp, other) = ContextModel.Losses(contextModel, ContextModel.Evaluation(32));
                 Console.Error.WriteLine($"held-out loss: {lookedUp:F3} where the next token is looked up in context, {other:F3} elsewhere");
                 break;
+            case RulesModel.Name:
+                var rules = RulesModel.Settings with { Steps = steps ?? RulesModel.Settings.Steps };
+                Console.Error.WriteLine($"{model}: {RulesModel.Config.Describe()}; {rules.Describe()}");
+                var rulesModel = RulesModel.Train(folder, rules, progress);
+                foreach (var (rule, firing, pFiring, silent, pSilent) in RulesModel.PlantedProbabilities(rulesModel, RulesModel.ExemplarCorpus()))
+                    Console.Error.WriteLine($"{rule}: P(target) {pFiring:F3} where it fires ({firing}), {pSilent:F3} where not ({silent})");
+                Console.Error.WriteLine($"output SAE: {RulesModel.SaeConfig}, {RulesModel.SaeSteps} steps");
+                var sae = RulesModel.TrainSae(rulesModel, progress: progress);
+                RulesModel.SaveSae(sae, folder);
+                var statistics = sae.Evaluate(SkipGramRules.HeadOutputs(rulesModel, 0, 0, RulesModel.SaeCorpus()));
+                Console.Error.WriteLine($"SAE: {statistics.DeadLatents} dead latents, explained variance {statistics.ExplainedVariance:F3}, mean L0 {statistics.MeanL0:F1}");
+                break;
             default:
                 throw new ArgumentException($"No zoo model '{model}' to train. Trainable: {string.Join(", ", Models)}.");
         }
         Console.WriteLine($"trained {model} in {watch.Elapsed.TotalSeconds:F0} s; checkpoints in {Path.GetFullPath(folder)}");
         return 0;
-    }
-
-    sealed class SynchronousProgress(Action<TrainingProgress> report) : IProgress<TrainingProgress>
-    {
-        public void Report(TrainingProgress value) => report(value);
     }
 }

@@ -16,6 +16,11 @@ public static class Catalog
             {
                 Text = [.. ContextModel.Evaluation(16).Select(s => s.Tokens)],
             });
+        ModelCatalog.Register(RulesModel.Name, () =>
+            new ModelChoice(RulesModel.Name, RulesModel.Load(), RulesModel.Tokenizer, TrainedZoo.PathOf(RulesModel.Name, "final.safetensors"))
+            {
+                Text = RulesModel.Corpus(16),
+            });
         ModelCatalog.Register(InductionModel.Name, () =>
             new ModelChoice(InductionModel.Name, InductionModel.Load(), IdTokenizer(InductionModel.Config.VocabularySize),
                 TrainedZoo.PathOf(InductionModel.Name, "final.safetensors"))

@@ -1,0 +1,111 @@
+using System.Globalization;
+using Spectre.Console;
+using Verification.Engine.Analysis;
+using Verification.Engine.Tensors;
+using Verification.Engine.Training;
+using Verification.Fixtures;
+using Verification.Fixtures.Approvals;
+using Verification.Fixtures.Plots;
+using Verification.Fixtures.Prompts;
+using Verification.Fixtures.Scan;
+using Verification.Fixtures.Zoo;
+
+namespace Verification.Cli.Commands;
+
+/// <summary>
+/// `rules`: one head's output SAE features described by skip-gram rules (CLAIMS.md §4). The rules zoo model uses its
+/// committed SAE and exemplar corpus; any other model gets an SAE trained here on its text, unless --sae names one.
+/// </summary>
+public static class RulesCommand
+{
+    public static int Run(string model, int layer, int head, string? saePath, int latents, int steps, int shown, string? output)
+    {
+        var choice = ModelCatalog.Load(model);
+        var config = choice.Model.Config;
+        if ((uint)layer >= (uint)config.LayerCount) throw new ArgumentException($"Layer {layer} does not exist: {choice.Name} has {config.LayerCount} layers.");
+        if ((uint)head >= (uint)config.HeadCount) throw new ArgumentException($"Head {head} does not exist: {choice.Name} has {config.HeadCount} heads.");
+        AnsiConsole.MarkupLine($"[bold]{Markup.Escape(choice.Name)}[/] L{layer}H{head}: {Markup.Escape(config.Describe())}");
+        AnsiConsole.MarkupLine($"[grey]weights: {Markup.Escape(choice.Where)}; matrix products: {Markup.Escape(Gemm.Description)}[/]");
+
+        var isRulesZoo = choice.Name.Equals(RulesModel.Name, StringComparison.OrdinalIgnoreCase);
+        var tokenizer = choice.Tokenizer ?? Catalog.IdTokenizer(config.VocabularySize);
+        IReadOnlyList<int[]> windows = isRulesZoo
+            ? RulesModel.ExemplarCorpus()
+            : RuleScan.Windows(choice.Text ?? [.. EnglishText.Lines.Select(tokenizer.Encode)], Math.Min(RuleScan.WindowLength, config.ContextLength));
+        if (windows.Count == 0) throw new ArgumentException($"{choice.Name}'s text is shorter than one window of {RuleScan.WindowLength} tokens.");
+        AnsiConsole.MarkupLine($"[grey]{windows.Count} windows of {windows[0].Length} tokens[/]");
+
+        SparseAutoencoder sae;
+        if (saePath is not null)
+            sae = Directory.Exists(saePath) ? SparseAutoencoder.LoadSaeLens(saePath) : SparseAutoencoder.Load(saePath);
+        else if (isRulesZoo && layer == 0 && head == 0)
+            sae = RulesModel.LoadSae();
+        else
+        {
+            SparseAutoencoder? trained = null;
+            AnsiConsole.Status().Spinner(Spinner.Known.Dots).Start("training the output SAE", context =>
+            {
+                trained = RuleScan.TrainSae(choice.Model, layer, head, windows, latents, steps: steps,
+                    progress: new SynchronousProgress<TrainingProgress>(p => context.Status(Markup.Escape($"training the output SAE: {p}"))));
+            });
+            sae = trained!;
+        }
+        AnsiConsole.MarkupLine($"[grey]{Markup.Escape(sae.ToString())}[/]");
+
+        RuleScanReport? report = null;
+        AnsiConsole.Status().Spinner(Spinner.Known.Dots).Start("describing features", context =>
+        {
+            report = RuleScan.Run(choice.Name, choice.Model, new TokenFeatures(choice.Model, tokenizer), layer, head, sae, windows,
+                new SynchronousProgress<string>(message => context.Status(Markup.Escape(message))));
+        });
+        var s = report!.Statistics;
+        AnsiConsole.MarkupLine(string.Create(CultureInfo.InvariantCulture,
+            $"SAE on these windows: {s.DeadLatents} dead latents, explained variance {s.ExplainedVariance:F3}, mean L0 {s.MeanL0:F1}"));
+
+        var table = new Spectre.Console.Table().AddColumns("feature", "active windows", "top rules (key…query)", "F1@16", "F1@64", "F1@128", "distractor");
+        string F1(FeatureRules r, int k) =>
+            RuleScanReport.IsEvaluable(r) && r.Validation.FirstOrDefault(e => e.K == k) is { } e ? e.F1.ToString("F2", CultureInfo.InvariantCulture) : "–";
+        string Rule(SkipGramRule r) => string.Create(CultureInfo.InvariantCulture,
+            $"{tokenizer.TokenText(r.Key)} … {tokenizer.TokenText(r.Query)} ({r.AttentionScore:F1}, {r.ValueScore:F2})");
+        string ShortRule(SkipGramRule r) => $"{tokenizer.TokenText(r.Key)}…{tokenizer.TokenText(r.Query)}";
+        // Best-described first: the features a reader can check against the rules.
+        double BestF1(FeatureRules r) => RuleScanReport.IsEvaluable(r) && r.Validation.Count > 0 ? r.Validation.Max(e => e.F1) : -1;
+        var ordered = report.Features.OrderByDescending(BestF1).ThenByDescending(r => r.ActiveWindows).Take(shown).ToList();
+        foreach (var r in ordered)
+            table.AddRow(Markup.Escape($"F{r.Feature}"), r.ActiveWindows.ToString(CultureInfo.InvariantCulture),
+                Markup.Escape(string.Join(", ", r.Rules.Take(3).Select(ShortRule))), F1(r, 16), F1(r, 64), F1(r, 128),
+                r.Distractor.OutranksPositive ? Markup.Escape(tokenizer.TokenText(r.Distractor.Distractor!.Key)) : "");
+        AnsiConsole.Write(table);
+        if (report.Features.Count > shown) AnsiConsole.MarkupLine($"[grey]{report.Features.Count - shown} more features in the CSV[/]");
+        AnsiConsole.MarkupLine(string.Create(CultureInfo.InvariantCulture,
+            $"described well (F1 ≥ {RuleScanReport.WellDescribedF1} with ≤ {RuleScanReport.WellDescribedMaxK} rules): {report.WellDescribed.Count} of {report.Evaluable.Count} evaluable features; with a distractor: {report.WithDistractors.Count} of {report.Features.Count}"));
+
+        var folder = output ?? Path.Combine("out", "rules", Approve.Slug(choice.Name) + $"-L{layer}H{head}");
+        Directory.CreateDirectory(folder);
+        var csv = new Fixtures.Approvals.Table([new Column("feature", 0), new Column("active windows", 0), new Column("top rule", 0),
+            new Column("attention score", 3), new Column("value score", 3), .. SkipGramRules.TopKs.Select(k => new Column($"F1@{k}", 3)), new Column("distractor", 0)]);
+        foreach (var r in report.Features)
+            csv.AddRow([$"F{r.Feature}", r.ActiveWindows, Rule(r.Rules[0]), r.Rules[0].AttentionScore, r.Rules[0].ValueScore,
+                .. SkipGramRules.TopKs.Select(k => (object)(RuleScanReport.IsEvaluable(r) && r.Validation.FirstOrDefault(e => e.K == k) is { } e ? e.F1 : double.NaN)),
+                r.Distractor.OutranksPositive ? tokenizer.TokenText(r.Distractor.Distractor!.Key) : ""]);
+        File.WriteAllText(Path.Combine(folder, "features.csv"), csv.ToCsv());
+        var evaluable = report.Evaluable;
+        if (evaluable.Count > 0)
+        {
+            var ks = SkipGramRules.TopKs.Where(k => evaluable.All(r => r.Validation.Any(e => e.K == k))).ToArray();
+            double Median(IEnumerable<double> xs) { var l = xs.Order().ToList(); return l[l.Count / 2]; }
+            var series = new List<Series>
+            {
+                new("median F1", [.. ks.Select(k => Math.Log2(k))], [.. ks.Select(k => Median(evaluable.Select(r => r.Validation.First(e => e.K == k).F1)))]),
+                new("mean precision", [.. ks.Select(k => Math.Log2(k))], [.. ks.Select(k => evaluable.Average(r => r.Validation.First(e => e.K == k).Precision))]),
+                new("mean recall", [.. ks.Select(k => Math.Log2(k))], [.. ks.Select(k => evaluable.Average(r => r.Validation.First(e => e.K == k).Recall))]),
+            };
+            File.WriteAllText(Path.Combine(folder, "by-k.svg"),
+                Plot.Line(series, $"skip-gram rules of {evaluable.Count} SAE features of {choice.Name} L{layer}H{head}", "log₂ k: the top k rules", "score", 0, 1));
+        }
+        else
+            AnsiConsole.MarkupLine($"[yellow]no feature is evaluable: each needs {RuleScanReport.MinActiveWindows} active windows and silent ones to test against; give more text than {windows.Count} windows[/]");
+        AnsiConsole.MarkupLine($"wrote {(evaluable.Count > 0 ? "features.csv and by-k.svg" : "features.csv")} to [link]{Markup.Escape(Path.GetFullPath(folder))}[/]");
+        return 0;
+    }
+}
