@@ -51,16 +51,18 @@ public static class Program
         var rulesLayer = new Option<int>("--layer") { Description = "The head's layer.", DefaultValueFactory = _ => 0 };
         var rulesHead = new Option<int>("--head") { Description = "The head.", DefaultValueFactory = _ => 0 };
         var rulesSae = new Option<string?>("--sae") { Description = "An output SAE on the head's hook_z: a suite .safetensors file or a SAELens folder (default: train one)." };
+        var rulesInputSae = new Option<string?>("--input-sae") { Description = "Input features: an SAE on hook_resid_pre of the head's layer, a suite .safetensors file or a SAELens folder (default: token identity)." };
+        var rulesInputLatents = new Option<int>("--input-latents") { Description = "Train a residual SAE with this many latents here as the input features (0: token identity, unless --input-sae).", DefaultValueFactory = _ => 0 };
         var rulesLatents = new Option<int>("--latents") { Description = "Latents of an SAE trained here.", DefaultValueFactory = _ => 32 };
         var rulesSteps = new Option<int>("--sae-steps") { Description = "Training steps of an SAE trained here.", DefaultValueFactory = _ => 2000 };
         var rulesShown = new Option<int>("--features") { Description = "How many features to print (all go to the CSV).", DefaultValueFactory = _ => 12 };
         var rulesOut = new Option<string?>("--out") { Description = "Folder for features.csv and by-k.svg (default: out/rules/<model>-L<layer>H<head>)." };
         var rules = new Command("rules", "Describe one head's output SAE features by skip-gram rules, with precision, recall and distractors (default: the rules zoo model).")
         {
-            rulesModel, rulesLayer, rulesHead, rulesSae, rulesLatents, rulesSteps, rulesShown, rulesOut,
+            rulesModel, rulesLayer, rulesHead, rulesSae, rulesInputSae, rulesInputLatents, rulesLatents, rulesSteps, rulesShown, rulesOut,
         };
         rules.SetAction(p => Guard(() => RulesCommand.Run(p.GetValue(rulesModel)!, p.GetValue(rulesLayer), p.GetValue(rulesHead), p.GetValue(rulesSae),
-            p.GetValue(rulesLatents), p.GetValue(rulesSteps), p.GetValue(rulesShown), p.GetValue(rulesOut))));
+            p.GetValue(rulesInputSae), p.GetValue(rulesInputLatents), p.GetValue(rulesLatents), p.GetValue(rulesSteps), p.GetValue(rulesShown), p.GetValue(rulesOut))));
         root.Add(rules);
 
         var bench = new Command("bench", "Benchmarks, printed as ratios against a stated reference.");

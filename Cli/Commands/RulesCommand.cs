@@ -18,7 +18,7 @@ namespace Verification.Cli.Commands;
 /// </summary>
 public static class RulesCommand
 {
-    public static int Run(string model, int layer, int head, string? saePath, int latents, int steps, int shown, string? output)
+    public static int Run(string model, int layer, int head, string? saePath, string? inputSaePath, int inputLatents, int latents, int steps, int shown, string? output)
     {
         var choice = ModelCatalog.Load(model);
         var config = choice.Model.Config;
@@ -37,7 +37,7 @@ public static class RulesCommand
 
         SparseAutoencoder sae;
         if (saePath is not null)
-            sae = Directory.Exists(saePath) ? SparseAutoencoder.LoadSaeLens(saePath) : SparseAutoencoder.Load(saePath);
+            sae = LoadAny(saePath);
         else if (isRulesZoo && layer == 0 && head == 0)
             sae = RulesModel.LoadSae();
         else
@@ -52,10 +52,27 @@ public static class RulesCommand
         }
         AnsiConsole.MarkupLine($"[grey]{Markup.Escape(sae.ToString())}[/]");
 
+        static SparseAutoencoder LoadAny(string path) => Directory.Exists(path) ? SparseAutoencoder.LoadSaeLens(path) : SparseAutoencoder.Load(path);
+        IInputFeatures inputs;
+        if (inputSaePath is not null)
+            inputs = new ResidualSaeFeatures(choice.Model, LoadAny(inputSaePath), layer);
+        else if (inputLatents > 0)
+        {
+            SparseAutoencoder? residual = null;
+            AnsiConsole.Status().Spinner(Spinner.Known.Dots).Start("training the residual SAE", context =>
+            {
+                residual = RuleScan.TrainResidualSae(choice.Model, layer, windows, inputLatents, steps: steps,
+                    progress: new SynchronousProgress<TrainingProgress>(p => context.Status(Markup.Escape($"training the residual SAE: {p}"))));
+            });
+            inputs = new ResidualSaeFeatures(choice.Model, residual!, layer);
+        }
+        else inputs = new TokenFeatures(choice.Model, tokenizer);
+        AnsiConsole.MarkupLine($"[grey]input features: {(inputs is TokenFeatures ? "token identity" : $"{inputs.Count} latents R0… of a residual SAE on hook_resid_pre")}[/]");
+
         RuleScanReport? report = null;
         AnsiConsole.Status().Spinner(Spinner.Known.Dots).Start("describing features", context =>
         {
-            report = RuleScan.Run(choice.Name, choice.Model, new TokenFeatures(choice.Model, tokenizer), layer, head, sae, windows,
+            report = RuleScan.Run(choice.Name, choice.Model, inputs, layer, head, sae, windows,
                 new SynchronousProgress<string>(message => context.Status(Markup.Escape(message))));
         });
         var s = report!.Statistics;
@@ -66,15 +83,15 @@ public static class RulesCommand
         string F1(FeatureRules r, int k) =>
             RuleScanReport.IsEvaluable(r) && r.Validation.FirstOrDefault(e => e.K == k) is { } e ? e.F1.ToString("F2", CultureInfo.InvariantCulture) : "–";
         string Rule(SkipGramRule r) => string.Create(CultureInfo.InvariantCulture,
-            $"{tokenizer.TokenText(r.Key)} … {tokenizer.TokenText(r.Query)} ({r.AttentionScore:F1}, {r.ValueScore:F2})");
-        string ShortRule(SkipGramRule r) => $"{tokenizer.TokenText(r.Key)}…{tokenizer.TokenText(r.Query)}";
+            $"{inputs.Name(r.Key)} … {inputs.Name(r.Query)} ({r.AttentionScore:F1}, {r.ValueScore:F2})");
+        string ShortRule(SkipGramRule r) => $"{inputs.Name(r.Key)}…{inputs.Name(r.Query)}";
         // Best-described first: the features a reader can check against the rules.
         double BestF1(FeatureRules r) => RuleScanReport.IsEvaluable(r) && r.Validation.Count > 0 ? r.Validation.Max(e => e.F1) : -1;
         var ordered = report.Features.OrderByDescending(BestF1).ThenByDescending(r => r.ActiveWindows).Take(shown).ToList();
         foreach (var r in ordered)
             table.AddRow(Markup.Escape($"F{r.Feature}"), r.ActiveWindows.ToString(CultureInfo.InvariantCulture),
                 Markup.Escape(string.Join(", ", r.Rules.Take(3).Select(ShortRule))), F1(r, 16), F1(r, 64), F1(r, 128),
-                r.Distractor.OutranksPositive ? Markup.Escape(tokenizer.TokenText(r.Distractor.Distractor!.Key)) : "");
+                r.Distractor.OutranksPositive ? Markup.Escape(inputs.Name(r.Distractor.Distractor!.Key)) : "");
         AnsiConsole.Write(table);
         if (report.Features.Count > shown) AnsiConsole.MarkupLine($"[grey]{report.Features.Count - shown} more features in the CSV[/]");
         AnsiConsole.MarkupLine(string.Create(CultureInfo.InvariantCulture,
@@ -87,7 +104,7 @@ public static class RulesCommand
         foreach (var r in report.Features)
             csv.AddRow([$"F{r.Feature}", r.ActiveWindows, Rule(r.Rules[0]), r.Rules[0].AttentionScore, r.Rules[0].ValueScore,
                 .. SkipGramRules.TopKs.Select(k => (object)(RuleScanReport.IsEvaluable(r) && r.Validation.FirstOrDefault(e => e.K == k) is { } e ? e.F1 : double.NaN)),
-                r.Distractor.OutranksPositive ? tokenizer.TokenText(r.Distractor.Distractor!.Key) : ""]);
+                r.Distractor.OutranksPositive ? inputs.Name(r.Distractor.Distractor!.Key) : ""]);
         File.WriteAllText(Path.Combine(folder, "features.csv"), csv.ToCsv());
         var evaluable = report.Evaluable;
         if (evaluable.Count > 0)

@@ -61,14 +61,17 @@ public sealed class TokenFeatures(Transformer model, ITokenizer tokenizer) : IIn
 /// <summary>A residual-stream SAE at hook_resid_pre of a layer as features: directions W_dec rows, activations f(x).</summary>
 public sealed class ResidualSaeFeatures(Transformer model, SparseAutoencoder sae, int layer) : IInputFeatures
 {
+    readonly int width = sae.Config.InputWidth == model.Config.ModelWidth ? sae.Config.InputWidth
+        : throw new ArgumentException($"The residual SAE reads width {sae.Config.InputWidth} but the model's residual stream has width {model.Config.ModelWidth} ({sae}).");
+
     public int Count => sae.Config.Latents;
-    public string Name(int feature) => $"resid latent {feature}";
+    public string Name(int feature) => $"R{feature}"; // latent of the residual SAE
     public Tensor Directions => sae.Decoder;
 
     public IReadOnlyList<(int, float)>[] Active(int[] tokens)
     {
         var resid = model.Run(tokens, RunOptions.Caching(Hooks.ResidPre(layer))).Cache[Hooks.ResidPre(layer)];
-        var f = sae.Encode(resid.View(tokens.Length, resid.Shape[2]));
+        var f = sae.Encode(resid.View(tokens.Length, width)); // [pos, latents]
         var l = sae.Config.Latents;
         return [.. Enumerable.Range(0, tokens.Length).Select(p =>
             (IReadOnlyList<(int, float)>)[.. Enumerable.Range(0, l).Where(j => f.Data[p * l + j] > 0).Select(j => (j, f.Data[p * l + j]))])];
@@ -116,22 +119,39 @@ public static class SkipGramRules
     public static Tensor HeadOutputs(Transformer model, int layer, int head, IReadOnlyList<int[]> windows, int batchSize = 64,
         IProgress<string>? progress = null)
     {
+        if ((uint)head >= (uint)model.Config.HeadCount) throw new ArgumentOutOfRangeException(nameof(head), $"head {head} does not exist: the model has {model.Config.HeadCount} heads.");
+        int dHead = model.Config.HeadWidth, heads = model.Config.HeadCount;
+        // hook_z is [batch, pos, head, dHead]: take one head's slice of each position.
+        return Gather(model, Hooks.Z(layer), dHead, windows, batchSize, progress, "head outputs",
+            (cached, row, destination) => cached.Data.AsSpan((row * heads + head) * dHead, dHead).CopyTo(destination));
+    }
+
+    /// <summary>The residual stream entering a layer, hook_resid_pre, at every position: [windows·length, dModel], window-major.</summary>
+    public static Tensor ResidualStream(Transformer model, int layer, IReadOnlyList<int[]> windows, int batchSize = 64, IProgress<string>? progress = null)
+    {
+        var d = model.Config.ModelWidth;
+        return Gather(model, Hooks.ResidPre(layer), d, windows, batchSize, progress, "residual stream",
+            (cached, row, destination) => cached.Data.AsSpan(row * d, d).CopyTo(destination));
+    }
+
+    /// <summary>Runs the windows in batches and copies one row of width <paramref name="width"/> per position out of a hook.</summary>
+    static Tensor Gather(Transformer model, string hook, int width, IReadOnlyList<int[]> windows, int batchSize, IProgress<string>? progress, string what,
+        Action<Tensor, int, Span<float>> copyRow)
+    {
         if (windows.Count == 0) throw new ArgumentException("no windows to run.", nameof(windows));
         var length = windows[0].Length;
         if (windows.Any(w => w.Length != length)) throw new ArgumentException("windows must all have the same length.", nameof(windows));
-        if ((uint)head >= (uint)model.Config.HeadCount) throw new ArgumentOutOfRangeException(nameof(head), $"head {head} does not exist: the model has {model.Config.HeadCount} heads.");
-        int dHead = model.Config.HeadWidth, heads = model.Config.HeadCount;
-        var z = new Tensor(windows.Count * length, dHead);
+        var rows = new Tensor(windows.Count * length, width);
         for (var start = 0; start < windows.Count; start += batchSize)
         {
             var batch = windows.Skip(start).Take(batchSize).ToArray();
-            var cached = model.Run(batch, RunOptions.Caching(Hooks.Z(layer))).Cache[Hooks.Z(layer)]; // [batch, pos, head, dHead]
+            var cached = model.Run(batch, RunOptions.Caching(hook)).Cache[hook]; // [batch, pos, …]
             for (var b = 0; b < batch.Length; b++)
                 for (var p = 0; p < length; p++)
-                    cached.Data.AsSpan(((b * length + p) * heads + head) * dHead, dHead).CopyTo(z.Data.AsSpan(((start + b) * length + p) * dHead, dHead));
-            progress?.Report($"head outputs: {Math.Min(start + batchSize, windows.Count)}/{windows.Count} windows");
+                    copyRow(cached, b * length + p, rows.Data.AsSpan(((start + b) * length + p) * width, width));
+            progress?.Report($"{what}: {Math.Min(start + batchSize, windows.Count)}/{windows.Count} windows");
         }
-        return z;
+        return rows;
     }
 
     /// <summary>One latent's activation at every position, per window: [windows][length], from latents [windows·length, latents].</summary>

@@ -53,6 +53,12 @@ public static class RuleScan
         SparseAutoencoder.Train(SkipGramRules.HeadOutputs(model, layer, head, windows), new SaeConfig(model.Config.HeadWidth, latents, l1, Source: $"hook_z of L{layer}H{head}"),
             steps: steps, seed: seed, progress: progress);
 
+    /// <summary>A residual-stream SAE at hook_resid_pre of <paramref name="layer"/>: the source's input features where none is given.</summary>
+    public static SparseAutoencoder TrainResidualSae(Transformer model, int layer, IReadOnlyList<int[]> windows, int latents, float l1 = 0.01f,
+        int steps = 2000, int seed = 0, IProgress<TrainingProgress>? progress = null) =>
+        SparseAutoencoder.Train(SkipGramRules.ResidualStream(model, layer, windows), new SaeConfig(model.Config.ModelWidth, latents, l1, Source: $"hook_resid_pre of layer {layer}"),
+            steps: steps, seed: seed, progress: progress);
+
     public static RuleScanReport Run(string name, Transformer model, IInputFeatures inputs, int layer, int head, SparseAutoencoder sae,
         IReadOnlyList<int[]> windows, IProgress<string>? progress = null)
     {
