@@ -83,29 +83,50 @@ let ``exemplars are the top windows at their maximum and silent windows at a ran
 
 // ---- the SAE --------------------------------------------------------------------------------------------------------
 
-[<Test>]
-let ``an SAE trained on sparse sums of eight known directions finds each of them`` () =
+/// Rows that are sums of one or two of eight known unit directions with activations in [1, 3): [4000, 16].
+let private sparseSums () =
     let random = Random 11
     let width, count = 16, 8
     let directions = Tensor.RandomNormal(random, 1.0f, count, width)
     for i in 0 .. count - 1 do
         let row = directions.Data.AsSpan(i * width, width)
         System.Numerics.Tensors.TensorPrimitives.Multiply(row, 1.0f / System.Numerics.Tensors.TensorPrimitives.Norm(row), row)
-    // Each row: one or two directions with activations in [1, 3).
     let rows = 4000
     let data = Tensor(rows, width)
     for r in 0 .. rows - 1 do
         for _ in 1 .. 1 + random.Next 2 do
             let d, a = random.Next count, 1.0f + 2.0f * float32 (random.NextDouble())
             for j in 0 .. width - 1 do data.Data.[r * width + j] <- data.Data.[r * width + j] + a * directions.Data.[d * width + j]
-    let sae = SparseAutoencoder.Train(data, SaeConfig(width, 16, L1 = 0.01f), steps = 1500, seed = 1)
+    directions, data
+
+/// Each known direction has a decoder row within cosine 0.95 of it.
+let private assertFindsDirections (directions: Tensor) (sae: SparseAutoencoder) =
+    let width, count = directions.Shape.[1], directions.Shape.[0]
     let cosine i l = Seq.sum (seq { for j in 0 .. width - 1 -> float directions.Data.[i * width + j] * float sae.Decoder.Data.[l * width + j] })
     for i in 0 .. count - 1 do
-        let best = [ 0 .. 15 ] |> List.map (cosine i) |> List.max
+        let best = [ 0 .. sae.Config.Latents - 1 ] |> List.map (cosine i) |> List.max
         Assert.That(best, Is.GreaterThan 0.95, sprintf "direction %d is matched by a decoder row" i)
+
+[<Test>]
+let ``an SAE trained on sparse sums of eight known directions finds each of them`` () =
+    let directions, data = sparseSums ()
+    let sae = SparseAutoencoder.Train(data, SaeConfig(16, 16, L1 = 0.01f), steps = 1500, seed = 1)
+    assertFindsDirections directions sae
     let statistics = sae.Evaluate data
     Assert.That(statistics.ExplainedVariance, Is.GreaterThan 0.9)
     Assert.That(statistics.MeanL0, Is.LessThan 4.0)
+
+[<Test>]
+let ``a top-k SAE keeps at most k latents per row and finds the same directions`` () =
+    let directions, data = sparseSums ()
+    let sae = SparseAutoencoder.Train(data, SaeConfig(16, 16, TopK = 2), steps = 1500, seed = 1)
+    assertFindsDirections directions sae
+    let statistics = sae.Evaluate data
+    log (sprintf "%A" statistics)
+    let latents = sae.Encode data
+    let mostActive = [ for r in 0 .. data.Shape.[0] - 1 -> Seq.length (Seq.filter (fun j -> latents.Data.[r * 16 + j] > 0.0f) [ 0 .. 15 ]) ] |> List.max
+    Assert.That(mostActive, eq 2)
+    Assert.That(statistics.ExplainedVariance, Is.GreaterThan 0.9)
 
 [<Test>]
 let ``an SAE round-trips through safetensors and a file without its config is named in the error`` () =

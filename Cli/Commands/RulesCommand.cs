@@ -79,9 +79,9 @@ public static class RulesCommand
         AnsiConsole.MarkupLine(string.Create(CultureInfo.InvariantCulture,
             $"SAE on these windows: {s.DeadLatents} dead latents, explained variance {s.ExplainedVariance:F3}, mean L0 {s.MeanL0:F1}"));
 
-        var table = new Spectre.Console.Table().AddColumns("feature", "active windows", "top rules (key…query)", "F1@16", "F1@64", "F1@128", "distractor");
-        string F1(FeatureRules r, int k) =>
-            RuleScanReport.IsEvaluable(r) && r.Validation.FirstOrDefault(e => e.K == k) is { } e ? e.F1.ToString("F2", CultureInfo.InvariantCulture) : "–";
+        var table = new Spectre.Console.Table().AddColumns("feature", "active windows", "top rules (key…query)", "P@16", "R@16", "F1@16", "F1@128", "distractor");
+        string Score(FeatureRules r, int k, Func<RuleEvaluation, double> score) =>
+            RuleScanReport.IsEvaluable(r) && r.Validation.FirstOrDefault(e => e.K == k) is { } e ? score(e).ToString("F2", CultureInfo.InvariantCulture) : "–";
         string Rule(SkipGramRule r) => string.Create(CultureInfo.InvariantCulture,
             $"{inputs.Name(r.Key)} … {inputs.Name(r.Query)} ({r.AttentionScore:F1}, {r.ValueScore:F2})");
         string ShortRule(SkipGramRule r) => $"{inputs.Name(r.Key)}…{inputs.Name(r.Query)}";
@@ -90,7 +90,8 @@ public static class RulesCommand
         var ordered = report.Features.OrderByDescending(BestF1).ThenByDescending(r => r.ActiveWindows).Take(shown).ToList();
         foreach (var r in ordered)
             table.AddRow(Markup.Escape($"F{r.Feature}"), r.ActiveWindows.ToString(CultureInfo.InvariantCulture),
-                Markup.Escape(string.Join(", ", r.Rules.Take(3).Select(ShortRule))), F1(r, 16), F1(r, 64), F1(r, 128),
+                Markup.Escape(string.Join(", ", r.Rules.Take(3).Select(ShortRule))),
+                Score(r, 16, e => e.Precision), Score(r, 16, e => e.Recall), Score(r, 16, e => e.F1), Score(r, 128, e => e.F1),
                 r.Distractor.OutranksPositive ? Markup.Escape(inputs.Name(r.Distractor.Distractor!.Key)) : "");
         AnsiConsole.Write(table);
         if (report.Features.Count > shown) AnsiConsole.MarkupLine($"[grey]{report.Features.Count - shown} more features in the CSV[/]");
@@ -100,10 +101,12 @@ public static class RulesCommand
         var folder = output ?? Path.Combine("out", "rules", Approve.Slug(choice.Name) + $"-L{layer}H{head}");
         Directory.CreateDirectory(folder);
         var csv = new Fixtures.Approvals.Table([new Column("feature", 0), new Column("active windows", 0), new Column("top rule", 0),
-            new Column("attention score", 3), new Column("value score", 3), .. SkipGramRules.TopKs.Select(k => new Column($"F1@{k}", 3)), new Column("distractor", 0)]);
+            new Column("attention score", 3), new Column("value score", 3),
+            .. SkipGramRules.TopKs.SelectMany(k => new[] { new Column($"P@{k}", 3), new Column($"R@{k}", 3), new Column($"F1@{k}", 3) }), new Column("distractor", 0)]);
         foreach (var r in report.Features)
             csv.AddRow([$"F{r.Feature}", r.ActiveWindows, Rule(r.Rules[0]), r.Rules[0].AttentionScore, r.Rules[0].ValueScore,
-                .. SkipGramRules.TopKs.Select(k => (object)(RuleScanReport.IsEvaluable(r) && r.Validation.FirstOrDefault(e => e.K == k) is { } e ? e.F1 : double.NaN)),
+                .. SkipGramRules.TopKs.SelectMany(k => RuleScanReport.IsEvaluable(r) && r.Validation.FirstOrDefault(e => e.K == k) is { } e
+                    ? new object[] { e.Precision, e.Recall, e.F1 } : [double.NaN, double.NaN, double.NaN]),
                 r.Distractor.OutranksPositive ? inputs.Name(r.Distractor.Distractor!.Key) : ""]);
         File.WriteAllText(Path.Combine(folder, "features.csv"), csv.ToCsv());
         var evaluable = report.Evaluable;
