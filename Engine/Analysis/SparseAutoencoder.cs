@@ -124,11 +124,17 @@ public sealed class SparseAutoencoder
         var file = SafeTensors.Open(path);
         if (!file.Metadata.TryGetValue("verification.sae", out var json)) throw new ModelFileException(path, "no 'verification.sae' config in the metadata");
         var config = JsonSerializer.Deserialize<SaeConfig>(json) ?? throw new ModelFileException(path, "empty SAE config");
+        return FromFile(config, file, path, "the SAE config");
+    }
+
+    /// <summary>W_enc, b_enc, W_dec and b_dec from a safetensors file, each checked against the config's shapes.</summary>
+    static SparseAutoencoder FromFile(SaeConfig config, SafeTensors file, string path, string configName)
+    {
         Tensor Read(string name, params int[] shape)
         {
             var t = file.Read(name);
             if (!t.Shape.AsSpan().SequenceEqual(shape))
-                throw new ModelFileException(path, $"has shape {t.ShapeString} but the SAE config needs {Tensor.Format(shape)}", name);
+                throw new ModelFileException(path, $"has shape {t.ShapeString} but {configName} needs {Tensor.Format(shape)}", name);
             return t;
         }
         return new SparseAutoencoder(config, Read("W_enc", config.InputWidth, config.Latents), Read("b_enc", config.Latents),
@@ -160,16 +166,7 @@ public sealed class SparseAutoencoder
             throw new ModelFileException(configPath, $"activation '{activation}' is not supported (relu or topk)");
         var centre = !root.TryGetProperty("apply_b_dec_to_input", out var c) || c.ValueKind != JsonValueKind.False;
         var config = new SaeConfig(Need("d_in"), Need("d_sae"), L1: 0, TopK: topK, Source: folder, CentreInput: centre);
-        var file = SafeTensors.Open(weightsPath);
-        Tensor Read(string name, params int[] shape)
-        {
-            var t = file.Read(name);
-            if (!t.Shape.AsSpan().SequenceEqual(shape))
-                throw new ModelFileException(weightsPath, $"has shape {t.ShapeString} but cfg.json needs {Tensor.Format(shape)}", name);
-            return t;
-        }
-        return new SparseAutoencoder(config, Read("W_enc", config.InputWidth, config.Latents), Read("b_enc", config.Latents),
-            Read("W_dec", config.Latents, config.InputWidth), Read("b_dec", config.InputWidth));
+        return FromFile(config, SafeTensors.Open(weightsPath), weightsPath, "cfg.json");
     }
 
     public override string ToString() =>
