@@ -121,28 +121,26 @@ let private best (scores: HeadScores) layer =
 let private prevHead () = best (trainedScan.Force().Table "previous-token") 0
 let private inductionHead () = best (trainedScan.Force().Table "induction") 1
 
-[<Test>]
-let ``the trained induction model has a layer-0 previous-token head scoring above 0.8`` () =
-    let table = trainedScan.Force().Table "previous-token"
-    let h = prevHead ()
-    log (sprintf "previous-token head L0H%d: %.3f (random-token control %.3f)" h table.[0, h] (trainedScan.Force().Table("previous-token (random tokens)").[0, h]))
+/// Approves a detector's table and plot on the trained model and the finding that head (layer, h) scores above 0.8.
+let private approveHeadAbove08 detector layer h id claim source =
+    let table = trainedScan.Force().Table detector
     Approve.Table(ScanReport.ToTable table)
     Approve.Svg(ScanReport.ToSvg(table, InductionModel.Name))
     Approve.Finding(
-        Finding("2.1", "a layer-0 previous-token head forms (score > 0.8)", "Olsson et al. 2022; CLAIMS.md zoo calibration (0.96)",
-                "zoo: induction", "> 0.8", sprintf "L0H%d %.3f" h table.[0, h], (if table.[0, h] > 0.8 then Verdict.Holds else Verdict.Refuted)))
-    Assert.That(table.[0, h], Is.GreaterThan 0.8)
+        Finding(id, claim, source, "zoo: induction", "> 0.8", sprintf "L%dH%d %.3f" layer h table.[layer, h],
+                (if table.[layer, h] > 0.8 then Verdict.Holds else Verdict.Refuted)))
+    Assert.That(table.[layer, h], Is.GreaterThan 0.8)
+
+[<Test>]
+let ``the trained induction model has a layer-0 previous-token head scoring above 0.8`` () =
+    let h = prevHead ()
+    log (sprintf "previous-token head L0H%d: %.3f (random-token control %.3f)" h (trainedScan.Force().Table "previous-token").[0, h]
+             (trainedScan.Force().Table("previous-token (random tokens)").[0, h]))
+    approveHeadAbove08 "previous-token" 0 h "2.1" "a layer-0 previous-token head forms (score > 0.8)" "Olsson et al. 2022; CLAIMS.md zoo calibration (0.96)"
 
 [<Test>]
 let ``the trained induction model has a layer-1 induction head scoring above 0.8`` () =
-    let table = trainedScan.Force().Table "induction"
-    let h = inductionHead ()
-    Approve.Table(ScanReport.ToTable table)
-    Approve.Svg(ScanReport.ToSvg(table, InductionModel.Name))
-    Approve.Finding(
-        Finding("2.2", "a layer-1 induction head forms (score > 0.8)", "Olsson et al. 2022; CLAIMS.md zoo calibration (0.86–0.88)",
-                "zoo: induction", "> 0.8", sprintf "L1H%d %.3f" h table.[1, h], (if table.[1, h] > 0.8 then Verdict.Holds else Verdict.Refuted)))
-    Assert.That(table.[1, h], Is.GreaterThan 0.8)
+    approveHeadAbove08 "induction" 1 (inductionHead ()) "2.2" "a layer-1 induction head forms (score > 0.8)" "Olsson et al. 2022; CLAIMS.md zoo calibration (0.86–0.88)"
 
 [<Test>]
 let ``on the trained model, ablating the previous-token head drops the induction score by more than half`` () =

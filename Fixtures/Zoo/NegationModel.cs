@@ -109,11 +109,7 @@ public static class NegationModel
     public static BertModel Train(string folder, TrainingSettings? settings = null, IProgress<TrainingProgress>? progress = null)
     {
         settings ??= Settings;
-        var parameters = ParameterLayout.Initialise(Config, settings.Seed, std: 0.02f);
-        var used = CorpusVocabulary.ToHashSet();
-        var embed = parameters["embed.W_E"];
-        for (var t = 0; t < Config.VocabularySize; t++)
-            if (!used.Contains(t)) embed.Data.AsSpan(t * Config.ModelWidth, Config.ModelWidth).Clear();
+        var parameters = TrainedZoo.InitialiseForCorpus(Config, settings.Seed, CorpusVocabulary);
         var model = new BertModel(Config, parameters, $"zoo: {Name} (trained by Fixtures/Zoo/NegationModel.cs)");
         Trainer.Train([.. model.Parameters.Values], step =>
         {

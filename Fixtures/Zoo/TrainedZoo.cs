@@ -1,5 +1,6 @@
 using Verification.Engine.Loading;
 using Verification.Engine.Models;
+using Verification.Engine.Tensors;
 
 namespace Verification.Fixtures.Zoo;
 
@@ -16,6 +17,20 @@ public static class TrainedZoo
         if (!File.Exists(path))
             throw new FileNotFoundException($"The zoo checkpoint {path} is missing: run `dotnet run -c Release --project Cli -- train {model}` to create it.", path);
         return Checkpoint.Load(path);
+    }
+
+    /// <summary>
+    /// Initial parameters for a zoo model trained on a real tokenizer's vocabulary: embedding rows of tokens outside the
+    /// corpus start at zero (and, never receiving gradient, stay there), so the checkpoint can store them sparsely.
+    /// </summary>
+    public static Dictionary<string, Tensor> InitialiseForCorpus(ModelConfig config, int seed, IEnumerable<int> corpusVocabulary)
+    {
+        var parameters = ParameterLayout.Initialise(config, seed, std: 0.02f);
+        var used = corpusVocabulary.ToHashSet();
+        var embed = parameters["embed.W_E"]; // [vocab, dModel]
+        for (var t = 0; t < config.VocabularySize; t++)
+            if (!used.Contains(t)) embed.Data.AsSpan(t * config.ModelWidth, config.ModelWidth).Clear();
+        return parameters;
     }
 
     /// <summary>A fresh generator for one training step, so step s sees the same batch in every run.</summary>
