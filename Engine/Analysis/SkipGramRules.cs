@@ -282,16 +282,17 @@ public static class SkipGramRules
         return double.IsNegativeInfinity(best) ? 0 : best;
     }
 
-    /// <summary>An output feature described by its rules: what they predict on the validation exemplars at each k, and its distractor.</summary>
-    public static FeatureRules Describe(HeadCircuits circuits, SparseAutoencoder output, int feature, IReadOnlyList<int[]> windows,
-        IReadOnlyList<float[]> activations, IInputFeatures inputs, int seed = 0)
+    /// <summary>
+    /// An output feature described by its rules: what they predict on the validation exemplars at each k, and its
+    /// distractor. <paramref name="activeInWindow"/> gives the input features active in a window (callers cache it: the
+    /// same windows serve every feature).
+    /// </summary>
+    public static FeatureRules Describe(HeadCircuits circuits, SparseAutoencoder output, int feature, IReadOnlyList<float[]> activations,
+        Func<int, IReadOnlyList<(int Feature, float Activation)>[]> activeInWindow, int seed = 0)
     {
         var rules = Extract(circuits, output, feature);
         var split = Exemplars(activations, seed: seed);
-        var active = new Dictionary<int, IReadOnlyList<(int, float)>[]>();
-        IReadOnlyList<(int, float)>[] ActiveIn(int window) =>
-            active.TryGetValue(window, out var a) ? a : active[window] = inputs.Active(windows[window]);
-        var evaluations = TopKs.Where(k => k <= rules.Count).Select(k => Evaluate(rules, k, split.Validation, ActiveIn)).ToList();
+        var evaluations = TopKs.Where(k => k <= rules.Count).Select(k => Evaluate(rules, k, split.Validation, activeInWindow)).ToList();
         return new FeatureRules(feature, activations.Count(a => a.Any(x => x > 0)), rules, evaluations, Distractor(circuits, output, feature), split);
     }
 

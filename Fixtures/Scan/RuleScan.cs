@@ -68,11 +68,14 @@ public static class RuleScan
         var latents = sae.Encode(z);
         progress?.Report($"reading the head's circuits for {inputs.Count} input features");
         var circuits = SkipGramRules.Circuits(model, layer, head, inputs);
+        var active = new Dictionary<int, IReadOnlyList<(int, float)>[]>(); // window → input features active at each position
+        IReadOnlyList<(int, float)>[] ActiveIn(int window) =>
+            active.TryGetValue(window, out var a) ? a : active[window] = inputs.Active(windows[window]);
         var features = new List<FeatureRules>();
         for (var f = 0; f < sae.Config.Latents; f++)
         {
             var acts = SkipGramRules.LatentByWindow(latents, windows.Count, windows[0].Length, f);
-            features.Add(SkipGramRules.Describe(circuits, sae, f, windows, acts, inputs));
+            features.Add(SkipGramRules.Describe(circuits, sae, f, acts, ActiveIn));
             progress?.Report($"rules for feature {f + 1}/{sae.Config.Latents}");
         }
         return new RuleScanReport(name, layer, head, sae, statistics, features);

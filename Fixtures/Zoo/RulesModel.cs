@@ -143,13 +143,7 @@ public static class RulesModel
         });
     }
 
-    public static SparseAutoencoder LoadSae()
-    {
-        var path = TrainedZoo.PathOf(Name, SaeFile);
-        if (!File.Exists(path))
-            throw new FileNotFoundException($"The zoo SAE {path} is missing: run `dotnet run -c Release --project Cli -- train {Name}` to create it.", path);
-        return SparseAutoencoder.Load(path);
-    }
+    public static SparseAutoencoder LoadSae() => SparseAutoencoder.Load(TrainedZoo.Need(Name, SaeFile));
 
     /// <summary>
     /// The model's probability of each planted target right after its query, where the rule fires (key before, and for the

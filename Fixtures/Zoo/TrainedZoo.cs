@@ -11,12 +11,15 @@ public static class TrainedZoo
 
     public static string PathOf(string model, string file) => Path.Combine(Folder, model, file);
 
-    public static Transformer Load(string model, string file = "final.safetensors")
+    public static Transformer Load(string model, string file = "final.safetensors") => Checkpoint.Load(Need(model, file));
+
+    /// <summary>The path of a committed zoo file, or an error that says how to rebuild it.</summary>
+    public static string Need(string model, string file)
     {
         var path = PathOf(model, file);
         if (!File.Exists(path))
-            throw new FileNotFoundException($"The zoo checkpoint {path} is missing: run `dotnet run -c Release --project Cli -- train {model}` to create it.", path);
-        return Checkpoint.Load(path);
+            throw new FileNotFoundException($"The zoo file {path} is missing: run `dotnet run -c Release --project Cli -- train {model}` to create it.", path);
+        return path;
     }
 
     /// <summary>
