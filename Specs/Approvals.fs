@@ -22,6 +22,86 @@ let ``a snapshot that differs from its approved file fails with a diff and write
     Assert.That(File.ReadAllText(dir.File "t.received.csv"), eq "head,score\n0,0.500\n1,0.750\n")
     Assert.That(File.ReadAllText(dir.File "t.verified.csv"), eq "head,score\n0,0.500\n1,0.250\n", "the approved file is untouched")
 
+/// Approves `received` against an approved file holding `approved`; returns the failure message, or None on a pass.
+let private compare (extension: string) (approved: string) (received: string) (tolerance: Tolerance) (columns: (string * Tolerance) list) =
+    use dir = new TempFolder()
+    File.WriteAllText(dir.File("t.verified." + extension), approved)
+    let approver = Approver(dir.Path, accept = false)
+    let columns = if columns.IsEmpty then null else readOnlyDict columns
+    try
+        approver.Verify("t", extension, received, tolerance, columns) |> ignore
+        Assert.That(File.ReadAllText(dir.File("t.verified." + extension)), eq approved, "a pass leaves the approved file untouched")
+        Assert.That(File.Exists(dir.File("t.received." + extension)), Is.False, "a pass leaves no received file")
+        None
+    with :? ApprovalException as e ->
+        Assert.That(File.Exists(dir.File("t.received." + extension)), Is.True, "a failure writes the received file")
+        Some e.Message
+
+let private passes ext approved received = Assert.That(compare ext approved received null [], eq None)
+
+let private fails ext approved received = (compare ext approved received null []).Value
+
+[<Test>]
+let ``a number one unit away in its last printed place is the same snapshot`` () =
+    passes "svg" "<text>7.462</text>\n" "<text>7.461</text>\n"
+    passes "csv" "head,score\n0,7.462\n" "head,score\n0,7.463\n"
+    passes "md" "| L0H1 | 0.954 |\n" "| L0H1 | 0.953 |\n"
+    // A plot's "0.##" numbers drop trailing zeros: 7.5 is 7.50, one unit from 7.49.
+    passes "svg" "<rect x=\"7.5\" y=\"120\"/>\n" "<rect x=\"7.49\" y=\"120.01\"/>\n"
+    passes "txt" "-0.001\n" "0.000\n"
+
+[<Test>]
+let ``a number that moves further than its tolerance fails and the message names it with its change`` () =
+    let message = fails "svg" "<text>a</text>\n<text>7.462</text>\n" "<text>a</text>\n<text>7.470</text>\n"
+    message |> mentions [ "1 number(s) moved"; "line 2"; "7.462 → 7.470"; "change +0.008"; "allowed ±0.001" ]
+    let table = fails "csv" "head,score\n0,0.500\n1,0.250\n" "head,score\n0,0.501\n1,0.750\n"
+    table |> mentions [ "line 3 (column 'score'): 0.250 → 0.750"; "change +0.5"; "1 other number(s) differ within tolerance" ]
+
+[<Test>]
+let ``integers are counts and indices and must match exactly`` () =
+    fails "md" "17 of 29 features\n" "18 of 29 features\n" |> mentions [ "17 → 18" ]
+    fails "csv" "head,n\nL1H0,3\n" "head,n\nL1H1,3\n" |> mentions [ "text (not numbers) changed on line(s) 2" ]
+
+[<Test>]
+let ``a changed label fails even when every number matches`` () =
+    fails "csv" "head,score\nL0H1,0.954\n" "head,score\nL0H2,0.954\n" |> mentions [ "text (not numbers) changed on line(s) 2" ]
+    fails "md" "| 3.1 | holds |\n" "| 3.1 | refuted on this model |\n" |> mentions [ "line(s) 1"; "- | 3.1 | holds |" ]
+    fails "svg" "<text>previous-token</text>\n" "<text>previous token</text>\n" |> ignore
+
+[<Test>]
+let ``a changed number of rows fails`` () =
+    fails "csv" "head,score\n0,0.5\n" "head,score\n0,0.5\n1,0.2\n" |> mentions [ "rows: 2 approved, 3 received" ]
+    fails "txt" "a\nb\n" "a\n" |> mentions [ "lines: 2 approved, 1 received" ]
+    fails "csv" "a,b\n1,2\n" "a,b,c\n1,2,3\n" |> mentions [ "row 1 has 2 cells approved and 3 received" ]
+
+[<Test>]
+let ``a wider tolerance declared for a snapshot or a column is honoured and no wider`` () =
+    Assert.That(compare "svg" "<text>7.462</text>\n" "<text>7.470</text>\n" (Tolerance.Abs 0.01) [], eq None)
+    Assert.That((compare "svg" "<text>7.462</text>\n" "<text>7.480</text>\n" (Tolerance.Abs 0.01) []).IsSome, Is.True)
+    Assert.That(compare "txt" "1000.0\n" "1009.0\n" (Tolerance.Rel 0.01) [], eq None)
+    Assert.That((compare "txt" "1000.0\n" "1011.0\n" (Tolerance.Rel 0.01) []).IsSome, Is.True)
+    // Per column: loss may move by 0.05, score keeps the default.
+    let approved = "step,loss,score\n10,2.500,0.500\n"
+    Assert.That(compare "csv" approved "step,loss,score\n10,2.540,0.501\n" null [ "loss", Tolerance.Abs 0.05 ], eq None)
+    let message = (compare "csv" approved "step,loss,score\n10,2.540,0.510\n" null [ "loss", Tolerance.Abs 0.05 ]).Value
+    message |> mentions [ "line 2 (column 'score'): 0.500 → 0.510" ]
+    Assert.That(message, Does.Not.Contain "column 'loss'")
+    // A count column may be declared approximate too.
+    Assert.That(compare "csv" "k,n\n1,17\n" "k,n\n1,18\n" null [ "n", Tolerance.Abs 1.0 ], eq None)
+
+[<Test>]
+let ``a table's column tolerance travels with Approve.Table`` () =
+    let t = Table(Column("head", 0), Column("score", 3, Tolerance.Abs 0.01))
+    t.AddRow("L0H0", 0.5) |> ignore
+    Assert.That(t.Columns.[1].Tolerance, eq (Tolerance.Abs 0.01))
+
+[<Test>]
+let ``numbers inside names, colours and versions are text, not numbers`` () =
+    let struct (literals, numbers) = SnapshotComparer.Tokenize "L1H0 F31 #a1b2c3 v1.2.3 x=-0.25 1e-6 (0.954)"
+    Assert.That(numbers |> Seq.map (fun n -> n.Text) |> List.ofSeq, eq [ "-0.25"; "1e-6"; "0.954" ])
+    Assert.That(numbers.[1].LastPlaceUnit, Is.EqualTo(1e-6).Within(1e-18))
+    Assert.That(literals.[0], eq "L1H0 F31 #a1b2c3 v1.2.3 x=")
+
 [<Test>]
 let ``a snapshot without an approved file fails and is not silently accepted`` () =
     use dir = new TempFolder()

@@ -15,13 +15,16 @@ public static class Approve
 
     static Approver Approver => new(Repository.Approved, AcceptAll);
 
-    public static void Table(Table table, string? part = null) => Check(part, "csv", table.ToCsv());
+    /// <summary>Approves a table as CSV; each column's numbers compare within the tolerance the column declares.</summary>
+    public static void Table(Table table, string? part = null, Tolerance? tolerance = null) =>
+        Check(part, "csv", table.ToCsv(), tolerance,
+            table.Columns.Where(c => c.Tolerance is not null).ToDictionary(c => c.Name, c => c.Tolerance!));
 
-    public static void Svg(string svg, string? part = null) => Check(part, "svg", svg);
+    public static void Svg(string svg, string? part = null, Tolerance? tolerance = null) => Check(part, "svg", svg, tolerance);
 
-    public static void Text(string text, string? part = null) => Check(part, "txt", text);
+    public static void Text(string text, string? part = null, Tolerance? tolerance = null) => Check(part, "txt", text, tolerance);
 
-    public static void Markdown(string markdown, string? part = null) => Check(part, "md", markdown);
+    public static void Markdown(string markdown, string? part = null, Tolerance? tolerance = null) => Check(part, "md", markdown, tolerance);
 
     /// <summary>
     /// Approves a finding as one Markdown row whose evidence links are this test's other approved files (so the index
@@ -75,9 +78,10 @@ public static class Approve
         return slug.ToString().TrimEnd('_');
     }
 
-    static void Check(string? part, string extension, string text)
+    static void Check(string? part, string extension, string text, Tolerance? tolerance = null,
+        IReadOnlyDictionary<string, Tolerance>? columns = null)
     {
-        var outcome = Approver.Verify(CurrentName(part), extension, text);
+        var outcome = Approver.Verify(CurrentName(part), extension, text, tolerance, columns);
         TestContext.Out.WriteLine($"snapshot: {outcome}");
     }
 }

@@ -1,5 +1,6 @@
 using System.Text;
 using DiffPlex;
+using Verification.Engine.IO;
 using DiffPlex.DiffBuilder;
 using DiffPlex.DiffBuilder.Model;
 
@@ -9,15 +10,14 @@ namespace Verification.Fixtures.Approvals;
 public sealed class ApprovalException(string message) : Exception(message);
 
 /// <summary>
-/// Compares text against <c>{directory}/{name}.verified.{ext}</c>, following Verify's conventions:
-/// a mismatch (or a missing approved file) writes <c>{name}.received.{ext}</c> beside it and fails with a
-/// line diff; a match deletes any stale received file. With <c>accept</c> on, the received text
-/// becomes the approved file and the check passes.
+/// Compares text against <c>{directory}/{name}.verified.{ext}</c>, following Verify's conventions, with numbers
+/// compared within a tolerance (<see cref="SnapshotComparer"/>): a mismatch (or a missing approved file) writes
+/// <c>{name}.received.{ext}</c> beside it and fails naming the numbers that moved and a line diff; a match,
+/// exact or within tolerance, leaves the approved file untouched and deletes any stale received file. With
+/// <c>accept</c> on, a changed text becomes the approved file and the check passes.
 /// </summary>
 public sealed class Approver(string directory, bool accept)
 {
-    static readonly UTF8Encoding Utf8NoBom = new(encoderShouldEmitUTF8Identifier: false);
-
     public string Directory { get; } = directory;
 
     public bool Accept { get; } = accept;
@@ -34,30 +34,39 @@ public sealed class Approver(string directory, bool accept)
     }
 
     /// <returns>What happened, for the test log.</returns>
-    public string Verify(string name, string extension, string text) =>
-        VerifyAt(VerifiedPath(name, extension), ReceivedPath(name, extension), text);
+    /// <param name="tolerance">How far numbers may move (default: one unit in the last printed place, integers exact).</param>
+    /// <param name="columns">For CSV: a tolerance per column header, overriding <paramref name="tolerance"/>.</param>
+    public string Verify(string name, string extension, string text, Tolerance? tolerance = null,
+        IReadOnlyDictionary<string, Tolerance>? columns = null) =>
+        VerifyAt(VerifiedPath(name, extension), ReceivedPath(name, extension), text, tolerance, columns);
 
     /// <summary>The same check against explicitly named files (for Approved/README.md, which keeps its plain name).</summary>
-    public string VerifyAt(string verifiedPath, string receivedPath, string text)
+    public string VerifyAt(string verifiedPath, string receivedPath, string text, Tolerance? tolerance = null,
+        IReadOnlyDictionary<string, Tolerance>? columns = null)
     {
         var received = Normalize(text);
         System.IO.Directory.CreateDirectory(Path.GetDirectoryName(verifiedPath) ?? Directory);
 
-        string? approved = File.Exists(verifiedPath) ? File.ReadAllText(verifiedPath, Encoding.UTF8) : null;
-        if (approved is not null && Normalize(approved) == received)
+        string? approved = File.Exists(verifiedPath) ? Normalize(File.ReadAllText(verifiedPath, Encoding.UTF8)) : null;
+        var comparison = approved is null || approved == received
+            ? null
+            : SnapshotComparer.Compare(approved, received, Path.GetExtension(verifiedPath).TrimStart('.'), tolerance, columns);
+        if (approved is not null && (comparison is null || comparison.Matches))
         {
             if (File.Exists(receivedPath)) File.Delete(receivedPath);
-            return $"matches {Path.GetFileName(verifiedPath)}";
+            return comparison is null
+                ? $"matches {Path.GetFileName(verifiedPath)}"
+                : $"matches {Path.GetFileName(verifiedPath)} ({comparison.WithinTolerance} number(s) differ within tolerance; the approved file is kept)";
         }
 
         if (Accept)
         {
-            File.WriteAllText(verifiedPath, received, Utf8NoBom);
+            AtomicFile.WriteAllText(verifiedPath, received);
             if (File.Exists(receivedPath)) File.Delete(receivedPath);
             return approved is null ? $"accepted new {Path.GetFileName(verifiedPath)}" : $"accepted changed {Path.GetFileName(verifiedPath)}";
         }
 
-        File.WriteAllText(receivedPath, received, Utf8NoBom);
+        AtomicFile.WriteAllText(receivedPath, received);
         if (approved is null)
         {
             throw new ApprovalException(
@@ -66,8 +75,10 @@ public sealed class Approver(string directory, bool accept)
                 "to .verified., or run the tests with VERIFICATION_ACCEPT=1.\n" + Preview(received));
         }
         throw new ApprovalException(
-            $"Snapshot {Path.GetFileName(verifiedPath)} changed (approved: -, received: +). Received file: {receivedPath}\n" +
-            Diff(Normalize(approved), received) +
+            $"Snapshot {Path.GetFileName(verifiedPath)} changed. Received file: {receivedPath}\n" +
+            comparison!.Describe() +
+            "line diff (approved: -, received: +):\n" +
+            Diff(approved, received) +
             "\nIf the change is right, accept it by renaming the received file, or run the tests with VERIFICATION_ACCEPT=1.");
     }
 

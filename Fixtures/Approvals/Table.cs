@@ -3,8 +3,11 @@ using System.Text;
 
 namespace Verification.Fixtures.Approvals;
 
-/// <summary>A column of a <see cref="Table"/>. Numbers are rounded to <paramref name="Decimals"/> places.</summary>
-public sealed record Column(string Name, int Decimals = Table.DefaultDecimals);
+/// <summary>
+/// A column of a <see cref="Table"/>. Numbers are rounded to <paramref name="Decimals"/> places; an approved snapshot
+/// of the table lets them move by <paramref name="Tolerance"/> (default: one unit in the last place).
+/// </summary>
+public sealed record Column(string Name, int Decimals = Table.DefaultDecimals, Tolerance? Tolerance = null);
 
 /// <summary>
 /// A small table of text and numbers that renders identically on every machine: numbers are rounded
