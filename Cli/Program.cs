@@ -12,6 +12,9 @@ public static class Program
         CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
         CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
         var root = new RootCommand("verification: executable specs of published claims about attention heads.");
+        var verbose = new Option<bool>("--verbose") { Description = "On an error, print the stack trace too.", Recursive = true };
+        root.Add(verbose);
+        int Guard(ParseResult p, Func<int> command) => ErrorGuard.Run(command, p.GetValue(verbose), Console.Error);
 
         var scanModel = new Option<string?>("--model") { Description = $"A zoo name, a real checkpoint's name, or a path (default: {ScanCommand.DefaultModel})." };
         var scanDetectors = new Option<string?>("--detectors") { Description = "all, or a comma-separated list of detector names." };
@@ -21,7 +24,7 @@ public static class Program
         {
             scanModel, scanDetectors, scanOut, scanPatterns,
         };
-        scan.SetAction(p => Guard(() => ScanCommand.Run(p.GetValue(scanModel), p.GetValue(scanDetectors), p.GetValue(scanOut), p.GetValue(scanPatterns))));
+        scan.SetAction(p => Guard(p, () => ScanCommand.Run(p.GetValue(scanModel), p.GetValue(scanDetectors), p.GetValue(scanOut), p.GetValue(scanPatterns))));
         root.Add(scan);
 
         var modelOption = new Option<string>("--model") { Description = "A zoo name, a real checkpoint's name, or a path.", Required = true };
@@ -32,65 +35,94 @@ public static class Program
         {
             modelOption, idsOption, textOption, outOption,
         };
-        cache.SetAction(p => Guard(() => ModelCommands.Cache(p.GetValue(modelOption)!, p.GetValue(idsOption), p.GetValue(textOption), p.GetValue(outOption)!)));
+        cache.SetAction(p => Guard(p, () => ModelCommands.Cache(p.GetValue(modelOption)!, p.GetValue(idsOption), p.GetValue(textOption), p.GetValue(outOption)!)));
         root.Add(cache);
 
-        var stepsOption = new Option<int>("--steps") { Description = "How many tokens to generate.", DefaultValueFactory = _ => 16 };
+        var stepsOption = AtLeast(new Option<int>("--steps") { Description = "How many tokens to generate.", DefaultValueFactory = _ => 16 }, 1);
         var generate = new Command("generate", "Greedy decoding: print the next token ids.") { modelOption, idsOption, textOption, stepsOption };
-        generate.SetAction(p => Guard(() => ModelCommands.Generate(p.GetValue(modelOption)!, p.GetValue(idsOption), p.GetValue(textOption), p.GetValue(stepsOption))));
+        generate.SetAction(p => Guard(p, () => ModelCommands.Generate(p.GetValue(modelOption)!, p.GetValue(idsOption), p.GetValue(textOption), p.GetValue(stepsOption))));
         root.Add(generate);
 
         var trainModel = new Argument<string>("model") { Description = "The zoo model to retrain: " + string.Join(", ", TrainCommand.Models) };
-        var trainOut = new Option<string?>("--out") { Description = "Folder for the checkpoints (default: the committed zoo folder)." };
+        var trainOut = new Option<string?>("--out") { Description = "Folder for the checkpoints (default: out/train/<model>)." };
+        var trainIntoZoo = new Option<bool>("--into-zoo") { Description = "Replace the committed zoo checkpoints (Fixtures/Zoo/Checkpoints/<model>)." };
         var trainSteps = new Option<int?>("--steps") { Description = "Train for fewer steps than the recipe (for a quick look)." };
-        var train = new Command("train", "Retrain a zoo model from scratch with its recipe and write its checkpoints.") { trainModel, trainOut, trainSteps };
-        train.SetAction(p => Guard(() => TrainCommand.Run(p.GetValue(trainModel)!, p.GetValue(trainOut), p.GetValue(trainSteps))));
+        trainSteps.Validators.Add(r => { if (TryValue(r, out int? n) && n is < 1) r.AddError($"--steps must be at least 1 (got {n})."); });
+        var train = new Command("train", "Retrain a zoo model from scratch with its recipe and write its checkpoints.") { trainModel, trainOut, trainIntoZoo, trainSteps };
+        train.SetAction(p => Guard(p, () => TrainCommand.Run(p.GetValue(trainModel)!, p.GetValue(trainOut), p.GetValue(trainIntoZoo), p.GetValue(trainSteps))));
         root.Add(train);
 
         var rulesModel = new Option<string>("--model") { Description = "A zoo name, a real checkpoint's name, or a path.", DefaultValueFactory = _ => "rules" };
-        var rulesLayer = new Option<int>("--layer") { Description = "The head's layer.", DefaultValueFactory = _ => 0 };
-        var rulesHead = new Option<int>("--head") { Description = "The head.", DefaultValueFactory = _ => 0 };
+        var rulesLayer = AtLeast(new Option<int>("--layer") { Description = "The head's layer.", DefaultValueFactory = _ => 0 }, 0);
+        var rulesHead = AtLeast(new Option<int>("--head") { Description = "The head.", DefaultValueFactory = _ => 0 }, 0);
         var rulesSae = new Option<string?>("--sae") { Description = "An output SAE on the head's hook_z: a suite .safetensors file or a SAELens folder (default: train one)." };
         var rulesInputSae = new Option<string?>("--input-sae") { Description = "Input features: an SAE on hook_resid_pre of the head's layer, a suite .safetensors file or a SAELens folder (default: token identity)." };
-        var rulesInputLatents = new Option<int>("--input-latents") { Description = "Train a residual SAE with this many latents here as the input features (0: token identity, unless --input-sae).", DefaultValueFactory = _ => 0 };
-        var rulesLatents = new Option<int>("--latents") { Description = "Latents of an SAE trained here.", DefaultValueFactory = _ => 32 };
-        var rulesSteps = new Option<int>("--sae-steps") { Description = "Training steps of an SAE trained here.", DefaultValueFactory = _ => 2000 };
-        var rulesShown = new Option<int>("--features") { Description = "How many features to print (all go to the CSV).", DefaultValueFactory = _ => 12 };
+        var rulesInputLatents = AtLeast(new Option<int>("--input-latents") { Description = "Train a residual SAE with this many latents here as the input features (0: token identity, unless --input-sae).", DefaultValueFactory = _ => 0 }, 0);
+        var rulesLatents = AtLeast(new Option<int>("--latents") { Description = "Latents of an SAE trained here.", DefaultValueFactory = _ => 32 }, 1);
+        var rulesSteps = AtLeast(new Option<int>("--sae-steps") { Description = "Training steps of an SAE trained here.", DefaultValueFactory = _ => 2000 }, 1);
+        var rulesShown = AtLeast(new Option<int>("--features") { Description = "How many features to print (all go to the CSV).", DefaultValueFactory = _ => 12 }, 1);
         var rulesOut = new Option<string?>("--out") { Description = "Folder for features.csv and by-k.svg (default: out/rules/<model>-L<layer>H<head>)." };
         var rules = new Command("rules", "Describe one head's output SAE features by skip-gram rules, with precision, recall and distractors (default: the rules zoo model).")
         {
             rulesModel, rulesLayer, rulesHead, rulesSae, rulesInputSae, rulesInputLatents, rulesLatents, rulesSteps, rulesShown, rulesOut,
         };
-        rules.SetAction(p => Guard(() => RulesCommand.Run(p.GetValue(rulesModel)!, p.GetValue(rulesLayer), p.GetValue(rulesHead), p.GetValue(rulesSae),
+        rules.SetAction(p => Guard(p, () => RulesCommand.Run(p.GetValue(rulesModel)!, p.GetValue(rulesLayer), p.GetValue(rulesHead), p.GetValue(rulesSae),
             p.GetValue(rulesInputSae), p.GetValue(rulesInputLatents), p.GetValue(rulesLatents), p.GetValue(rulesSteps), p.GetValue(rulesShown), p.GetValue(rulesOut))));
         root.Add(rules);
 
         var bench = new Command("bench", "Benchmarks, printed as ratios against a stated reference.");
         var seconds = new Option<double>("--seconds") { Description = "Seconds of timing per measurement.", DefaultValueFactory = _ => 1.0 };
+        seconds.Validators.Add(r => { if (TryValue(r, out double x) && x is not (> 0 and <= 3600)) r.AddError($"--seconds must be above 0 and at most 3600 (got {x})."); });
         var gemm = new Command("gemm", "Matrix-product GFLOP/s: OpenBLAS from C, from C#, and the managed kernel.") { seconds };
-        gemm.SetAction(p => BenchCommand.Gemm(p.GetValue(seconds)));
+        gemm.SetAction(p => Guard(p, () => BenchCommand.Gemm(p.GetValue(seconds))));
         bench.Add(gemm);
-        var tokensOption = new Option<int>("--tokens") { Description = "Sequence length.", DefaultValueFactory = _ => 256 };
+        var tokensOption = AtLeast(new Option<int>("--tokens") { Description = "Sequence length (1 to 1024, GPT-2's context).", DefaultValueFactory = _ => 256 }, 1, 1024);
         var forward = new Command("forward", "Forward-pass tokens/s of a GPT-2-small-sized model, OpenBLAS and managed.") { tokensOption, seconds };
-        forward.SetAction(p => ModelCommands.BenchForward(p.GetValue(tokensOption), p.GetValue(seconds)));
+        forward.SetAction(p => Guard(p, () => ModelCommands.BenchForward(p.GetValue(tokensOption), p.GetValue(seconds))));
         bench.Add(forward);
         root.Add(bench);
 
-        return root.Parse(args).Invoke();
+        var parsed = root.Parse(args);
+        // A wrong option is one line per problem, like every other error, with a pointer to --help instead of the whole help.
+        if (parsed.Errors.Count > 0)
+        {
+            foreach (var e in parsed.Errors) Console.Error.WriteLine("error: " + e.Message);
+            Console.Error.WriteLine($"(see: {string.Join(' ', ["verification", .. CommandPath(parsed.CommandResult), "--help"])})");
+            return 1;
+        }
+        return parsed.Invoke();
     }
 
-    /// <summary>Bad input ends with its message and exit code 1, not a stack trace.</summary>
-    static int Guard(Func<int> command)
+    static bool TryValue<T>(System.CommandLine.Parsing.OptionResult result, out T value)
     {
         try
         {
-            return command();
+            value = result.GetValueOrDefault<T>();
+            return true;
         }
-        catch (Exception e) when (e is ArgumentException or ModelFileException or ModelNotFoundException or FileNotFoundException or InvalidDataException)
+        catch (InvalidOperationException)
         {
-            var message = e is ArgumentException { ParamName: { } name } ? e.Message.Replace($" (Parameter '{name}')", "", StringComparison.Ordinal) : e.Message;
-            Console.Error.WriteLine("error: " + message);
-            return 1;
+            value = default!;
+            return false;
         }
+    }
+
+    static IEnumerable<string> CommandPath(System.CommandLine.Parsing.CommandResult? command)
+    {
+        var names = new Stack<string>();
+        for (var c = command; c?.Parent is System.CommandLine.Parsing.CommandResult parent; c = parent) names.Push(c.Command.Name);
+        return names;
+    }
+
+    /// <summary>An integer option whose value must lie in [min, max]; checked while parsing, before any work.</summary>
+    static Option<int> AtLeast(Option<int> option, int min, int max = int.MaxValue)
+    {
+        option.Validators.Add(r =>
+        {
+            if (!TryValue(r, out int value)) return; // not a number: the parser reports that itself
+            if (value < min || value > max)
+                r.AddError(max == int.MaxValue ? $"{option.Name} must be at least {min} (got {value})." : $"{option.Name} must be between {min} and {max} (got {value}).");
+        });
+        return option;
     }
 }

@@ -180,7 +180,11 @@ let ``across the whole zoo, heads of the same kind cluster together`` () =
         distances.AddRow([| box heads.[i] |] |> Array.append <| [| for j in 0 .. heads.Length - 1 -> box e.Distances.[i, j] |]) |> ignore
     Approve.Table(distances, "distances")
     let m = Array2D.init heads.Length heads.Length (fun i j -> e.Distances.[i, j])
-    Approve.Svg(Plot.AttentionHeatmap(m, heads, heads, "head distance (mean over shared prompts of ‖PCA₁ − PCA₂‖)", ColourScale.For(m |> Seq.cast<float>)), "distances")
+    // The plot's tooltips print three decimals, one more than the table: z-scoring and PCA over features such as the
+    // kurtosis of nearly constant diagonals amplify float32 rounding, and the third decimal moved by up to 0.003 between
+    // OpenBLAS, its Haswell kernel, the managed kernel and AVX2-only runs. The table holds the same distances at 0.01.
+    Approve.Svg(Plot.AttentionHeatmap(m, heads, heads, "head distance (mean over shared prompts of ‖PCA₁ − PCA₂‖)", ColourScale.For(m |> Seq.cast<float>)),
+                "distances", Tolerance.Abs 0.005)
     log (sprintf "%d heads, %d kinds; kinds with several heads: %s; kept together: %s; ARI %.3f"
              heads.Length distinct.Length (String.Join(", ", shared)) (String.Join(", ", keptTogether)) ari)
     Approve.Finding(

@@ -32,10 +32,16 @@ public static class ModelCommands
     {
         if (steps < 1) throw new ArgumentException("--steps must be at least 1.");
         var choice = ModelCatalog.Load(model);
+        if (!choice.Model.Config.Causal) throw new ArgumentException($"{choice.Name} is an encoder (bidirectional attention): it does not generate text.");
         var prompt = Inputs.Tokens(choice, ids, text);
+        var context = choice.Model.Config.ContextLength;
+        if (prompt.Length >= context)
+            throw new ArgumentException($"The prompt has {prompt.Length} tokens and {choice.Name}'s context holds {context}: no room to generate. Shorten the prompt.");
         var generated = choice.Model.Generate(prompt, steps);
         Console.WriteLine(string.Join(",", generated));
         if (choice.Tokenizer is { } tokenizer) Console.Error.WriteLine(tokenizer.Decode(generated));
+        if (generated.Length < steps)
+            Console.Error.WriteLine($"stopped after {generated.Length} of {steps} tokens: the context of {context} tokens is full.");
         return 0;
     }
 

@@ -1,6 +1,7 @@
 using System.Globalization;
 using Spectre.Console;
 using Verification.Engine.Analysis;
+using Verification.Engine.IO;
 using Verification.Engine.Tensors;
 using Verification.Engine.Training;
 using Verification.Fixtures;
@@ -98,8 +99,7 @@ public static class RulesCommand
         AnsiConsole.MarkupLine(string.Create(CultureInfo.InvariantCulture,
             $"described well (F1 ≥ {RuleScanReport.WellDescribedF1} with ≤ {RuleScanReport.WellDescribedMaxK} rules): {report.WellDescribed.Count} of {report.Evaluable.Count} evaluable features; with a distractor: {report.WithDistractors.Count} of {report.Features.Count}"));
 
-        var folder = output ?? Path.Combine("out", "rules", Approve.Slug(choice.Name) + $"-L{layer}H{head}");
-        Directory.CreateDirectory(folder);
+        using var folder = OutputFolder.Open(output ?? Path.Combine("out", "rules", Approve.Slug(choice.Name) + $"-L{layer}H{head}"));
         var csv = new Fixtures.Approvals.Table([new Column("feature", 0), new Column("active windows", 0), new Column("top rule", 0),
             new Column("attention score", 3), new Column("value score", 3),
             .. SkipGramRules.TopKs.SelectMany(k => new[] { new Column($"P@{k}", 3), new Column($"R@{k}", 3), new Column($"F1@{k}", 3) }), new Column("distractor", 0)]);
@@ -108,7 +108,7 @@ public static class RulesCommand
                 .. SkipGramRules.TopKs.SelectMany(k => RuleScanReport.IsEvaluable(r) && r.Validation.FirstOrDefault(e => e.K == k) is { } e
                     ? new object[] { e.Precision, e.Recall, e.F1 } : [double.NaN, double.NaN, double.NaN]),
                 r.Distractor.OutranksPositive ? inputs.Name(r.Distractor.Distractor!.Key) : ""]);
-        File.WriteAllText(Path.Combine(folder, "features.csv"), csv.ToCsv());
+        folder.WriteAllText("features.csv", csv.ToCsv());
         var evaluable = report.Evaluable;
         if (evaluable.Count > 0)
         {
@@ -120,12 +120,13 @@ public static class RulesCommand
                 new("mean precision", [.. ks.Select(k => Math.Log2(k))], [.. ks.Select(k => evaluable.Average(r => r.Validation.First(e => e.K == k).Precision))]),
                 new("mean recall", [.. ks.Select(k => Math.Log2(k))], [.. ks.Select(k => evaluable.Average(r => r.Validation.First(e => e.K == k).Recall))]),
             };
-            File.WriteAllText(Path.Combine(folder, "by-k.svg"),
+            folder.WriteAllText("by-k.svg",
                 Plot.Line(series, $"skip-gram rules of {evaluable.Count} SAE features of {choice.Name} L{layer}H{head}", "log₂ k: the top k rules", "score", 0, 1));
         }
         else
             AnsiConsole.MarkupLine($"[yellow]no feature is evaluable: each needs {RuleScanReport.MinActiveWindows} active windows and silent ones to test against; give more text than {windows.Count} windows[/]");
-        AnsiConsole.MarkupLine($"wrote {(evaluable.Count > 0 ? "features.csv and by-k.svg" : "features.csv")} to [link]{Markup.Escape(Path.GetFullPath(folder))}[/]");
+        folder.Commit();
+        AnsiConsole.MarkupLine($"wrote {string.Join(" and ", folder.Written)} to [link]{Markup.Escape(folder.Path)}[/]");
         return 0;
     }
 }

@@ -1,5 +1,6 @@
 using Spectre.Console;
 using Verification.Engine.Analysis;
+using Verification.Engine.IO;
 using Verification.Engine.Tensors;
 using Verification.Fixtures;
 using Verification.Fixtures.Scan;
@@ -14,15 +15,18 @@ public static class ScanCommand
     public static int Run(string? model, string? detectors, string? output, string? patterns = null)
     {
         if (model is not null && patterns is not null) throw new ArgumentException("Give either --model or --patterns, not both.");
+        // Unknown detector names are an error before anything is loaded or run.
+        var wanted = HeadScan.Select(detectors, patterns is null ? HeadScan.Detectors : HeadScan.PatternOnlyDetectors);
         ScanResult? result = null;
         string name;
         if (patterns is not null)
         {
+            if (!Directory.Exists(patterns)) throw new ArgumentException($"--patterns: no folder {Path.GetFullPath(patterns)}.");
             name = Path.GetFileName(Path.GetFullPath(patterns).TrimEnd(Path.DirectorySeparatorChar));
             AnsiConsole.MarkupLine($"[bold]{Markup.Escape(name)}[/]: pattern_lens folder {Markup.Escape(Path.GetFullPath(patterns))} (no weights needed)");
             AnsiConsole.Status().Spinner(Spinner.Known.Dots).Start("reading patterns", context =>
             {
-                result = PatternLensScan.Run(patterns, new SynchronousProgress<string>(message => context.Status(Markup.Escape(message))));
+                result = PatternLensScan.Run(patterns, new SynchronousProgress<string>(message => context.Status(Markup.Escape(message))), wanted);
             });
         }
         else
@@ -33,27 +37,25 @@ public static class ScanCommand
             AnsiConsole.MarkupLine($"[grey]weights: {Markup.Escape(choice.Where)}; matrix products: {Markup.Escape(Gemm.Description)}[/]");
             AnsiConsole.Status().Spinner(Spinner.Known.Dots).Start("scanning", context =>
             {
-                result = HeadScan.Run(choice, progress: new SynchronousProgress<string>(message => context.Status(Markup.Escape(message))));
+                result = HeadScan.Run(choice, progress: new SynchronousProgress<string>(message => context.Status(Markup.Escape(message))), detectors: wanted);
             });
         }
-        var wanted = detectors is null or "all" ? null : detectors.Split(',', StringSplitOptions.TrimEntries).ToHashSet(StringComparer.OrdinalIgnoreCase);
-        var tables = result!.Tables.Where(t => wanted is null || wanted.Contains(t.Detector) || wanted.Contains(ScanReport.Slug(t.Detector))).ToList();
-        if (tables.Count == 0)
-            throw new ArgumentException($"No detector matches '{detectors}'. Detectors: {string.Join(", ", result.Tables.Select(t => ScanReport.Slug(t.Detector)))}.");
+        var tables = result!.Tables;
         foreach (var t in tables) Print(t);
         foreach (var note in result.Notes) AnsiConsole.MarkupLine($"[grey]{Markup.Escape(note)}[/]");
 
-        var folder = output ?? Path.Combine("out", "scan", Fixtures.Approvals.Approve.Slug(name));
-        Directory.CreateDirectory(folder);
+        // Each model has its own folder; the folder's manifest removes an earlier scan's files that this one did not rewrite.
+        using var folder = OutputFolder.Open(output ?? Path.Combine("out", "scan", Fixtures.Approvals.Approve.Slug(name)));
         foreach (var t in tables)
         {
             var slug = ScanReport.Slug(t.Detector);
-            File.WriteAllText(Path.Combine(folder, slug + ".csv"), ScanReport.ToTable(t).ToCsv());
-            File.WriteAllText(Path.Combine(folder, slug + ".svg"), ScanReport.ToSvg(t, name));
+            folder.WriteAllText(slug + ".csv", ScanReport.ToTable(t).ToCsv());
+            folder.WriteAllText(slug + ".svg", ScanReport.ToSvg(t, name));
         }
-        File.WriteAllText(Path.Combine(folder, "positional-profiles.svg"),
-            ScanReport.PositionalProfiles(result.PositionalProfiles, result.Table("positional"), name));
-        AnsiConsole.MarkupLine($"wrote {tables.Count} tables (CSV + SVG) and the positional profiles to [link]{Markup.Escape(Path.GetFullPath(folder))}[/]");
+        if (result.Tables.Any(t => t.Detector == "positional"))
+            folder.WriteAllText("positional-profiles.svg", ScanReport.PositionalProfiles(result.PositionalProfiles, result.Table("positional"), name));
+        folder.Commit();
+        AnsiConsole.MarkupLine($"wrote {folder.Written.Count} files ({tables.Count} tables as CSV + SVG) to [link]{Markup.Escape(folder.Path)}[/]");
         return 0;
     }
 

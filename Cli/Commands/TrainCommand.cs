@@ -10,9 +10,15 @@ public static class TrainCommand
 {
     public static readonly string[] Models = [InductionModel.Name, NegationModel.Name, ContextModel.Name, RulesModel.Name];
 
-    public static int Run(string model, string? output, int? steps)
+    /// <param name="intoZoo">Replace the committed checkpoints; otherwise they go to <paramref name="output"/> or out/train/MODEL.</param>
+    public static int Run(string model, string? output, bool intoZoo, int? steps)
     {
-        var folder = output ?? Path.Combine(TrainedZoo.Folder, model);
+        if (!Models.Contains(model)) throw new ArgumentException($"No zoo model '{model}' to train. Trainable: {string.Join(", ", Models)}.");
+        if (intoZoo && output is not null) throw new ArgumentException("Give either --out or --into-zoo, not both.");
+        if (intoZoo && steps is not null) throw new ArgumentException("--into-zoo replaces the committed checkpoints and needs the full recipe: drop --steps.");
+        var folder = intoZoo ? Path.Combine(TrainedZoo.Folder, model) : output ?? Path.Combine("out", "train", model);
+        if (File.Exists(folder)) throw new ArgumentException($"--out: {Path.GetFullPath(folder)} is a file, not a folder.");
+        Console.Error.WriteLine($"checkpoints go to {Path.GetFullPath(folder)}{(intoZoo ? " (replacing the committed zoo checkpoints)" : "")}");
         Console.Error.WriteLine($"matrix products: {Gemm.Description}");
         var progress = new SynchronousProgress<TrainingProgress>(p => Console.Error.WriteLine(p.ToString()));
         var watch = System.Diagnostics.Stopwatch.StartNew();

@@ -2,6 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Verification.Engine.Models;
 using Verification.Engine.Tensors;
+using Verification.Engine.IO;
 
 namespace Verification.Engine.Loading;
 
@@ -289,6 +290,6 @@ public static class HuggingFace
             ["num_key_value_heads"] = c.KeyValueHeadCount, ["vocab_size"] = c.VocabularySize, ["max_position_embeddings"] = c.ContextLength,
             ["rms_norm_eps"] = c.RmsNormEpsilon, ["rope_theta"] = c.RopeTheta, ["tie_word_embeddings"] = c.TiedEmbeddings,
         };
-        File.WriteAllText(Path.Combine(directory, "config.json"), config.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
+        AtomicFile.WriteAllText(Path.Combine(directory, "config.json"), config.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
     }
 }

@@ -3,6 +3,7 @@ using System.Globalization;
 using System.IO.Compression;
 using System.Text;
 using System.Text.RegularExpressions;
+using Verification.Engine.IO;
 
 namespace Verification.Engine.Loading;
 
@@ -97,15 +98,17 @@ public static partial class Npy
 
     public static void WriteArchive(string path, IEnumerable<(string Name, float[] Values, int[] Shape)> arrays)
     {
-        using var file = File.Create(path);
-        using var zip = new ZipArchive(file, ZipArchiveMode.Create);
-        foreach (var (name, values, shape) in arrays)
+        AtomicFile.Write(path, file =>
         {
-            var entry = zip.CreateEntry(name + ".npy", CompressionLevel.Optimal);
-            entry.LastWriteTime = new DateTimeOffset(1980, 1, 1, 0, 0, 0, TimeSpan.Zero);
-            using var stream = entry.Open();
-            stream.Write(Write(values, shape));
-        }
+            using var zip = new ZipArchive(file, ZipArchiveMode.Create, leaveOpen: true);
+            foreach (var (name, values, shape) in arrays)
+            {
+                var entry = zip.CreateEntry(name + ".npy", CompressionLevel.Optimal);
+                entry.LastWriteTime = new DateTimeOffset(1980, 1, 1, 0, 0, 0, TimeSpan.Zero);
+                using var stream = entry.Open();
+                stream.Write(Write(values, shape));
+            }
+        });
     }
 
     [GeneratedRegex(@"'descr'\s*:\s*'([^']*)'")]

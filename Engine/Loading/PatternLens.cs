@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Verification.Engine.Analysis;
+using Verification.Engine.IO;
 
 namespace Verification.Engine.Loading;
 
@@ -108,12 +109,12 @@ public static class PatternLens
         Directory.CreateDirectory(Path.Combine(folder, "prompts"));
         config["model_name"] = modelName;
         var options = new JsonSerializerOptions { WriteIndented = false };
-        File.WriteAllText(Path.Combine(folder, "model_cfg.json"), config.ToJsonString(options));
+        AtomicFile.WriteAllText(Path.Combine(folder, "model_cfg.json"), config.ToJsonString(options));
         var modelsPath = Path.Combine(root, "models.jsonl");
         var others = File.Exists(modelsPath)
             ? File.ReadAllLines(modelsPath).Where(l => JsonNode.Parse(l)?["model_name"]?.GetValue<string>() != modelName).ToList()
             : [];
-        File.WriteAllLines(modelsPath, [.. others, config.ToJsonString(options)]);
+        AtomicFile.WriteAllLines(modelsPath, [.. others, config.ToJsonString(options)]);
         var index = new List<string>();
         foreach (var (text, tokens, patterns) in prompts)
         {
@@ -126,13 +127,13 @@ public static class PatternLens
             };
             var promptFolder = Path.Combine(folder, "prompts", hash);
             Directory.CreateDirectory(promptFolder);
-            File.WriteAllText(Path.Combine(promptFolder, "prompt.json"), prompt.ToJsonString(options));
+            AtomicFile.WriteAllText(Path.Combine(promptFolder, "prompt.json"), prompt.ToJsonString(options));
             Npy.WriteArchive(Path.Combine(promptFolder, "activations.npz"),
                 Enumerable.Range(0, patterns.LayerCount).Select(l => ($"blocks.{l}.attn.hook_pattern", patterns.Layers[l],
                     new[] { 1, patterns.HeadCount, patterns.Length, patterns.Length })));
             index.Add(prompt.ToJsonString(options));
         }
-        File.WriteAllLines(Path.Combine(folder, "prompts.jsonl"), index);
+        AtomicFile.WriteAllLines(Path.Combine(folder, "prompts.jsonl"), index);
         return folder;
     }
 }

@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Text;
 using System.Text.Json;
 using Verification.Engine.Tensors;
+using Verification.Engine.IO;
 
 namespace Verification.Engine.Loading;
 
@@ -232,14 +233,14 @@ public sealed class SafeTensors
         // Pad the header with spaces to a multiple of 8 bytes, as the reference implementation does.
         var headerBytes = json.ToArray().ToList();
         while (headerBytes.Count % 8 != 0) headerBytes.Add((byte)' ');
-        var directory = System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path));
-        if (directory is not null) Directory.CreateDirectory(directory);
-        using var file = File.Create(path);
-        Span<byte> lengthBytes = stackalloc byte[8];
-        BinaryPrimitives.WriteUInt64LittleEndian(lengthBytes, (ulong)headerBytes.Count);
-        file.Write(lengthBytes);
-        file.Write(headerBytes.ToArray());
-        foreach (var e in entries) file.Write(e.Bytes);
+        AtomicFile.Write(path, file =>
+        {
+            var lengthBytes = new byte[8];
+            BinaryPrimitives.WriteUInt64LittleEndian(lengthBytes, (ulong)headerBytes.Count);
+            file.Write(lengthBytes);
+            file.Write(headerBytes.ToArray());
+            foreach (var e in entries) file.Write(e.Bytes);
+        });
     }
 
     public static void Write(string path, IReadOnlyDictionary<string, Tensor> tensors, IReadOnlyDictionary<string, string>? metadata = null) =>

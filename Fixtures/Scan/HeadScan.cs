@@ -60,70 +60,120 @@ public sealed record ScanResult(string Model, IReadOnlyList<HeadScores> Tables, 
 /// <summary>Runs the detectors of CLAIMS.md §1 with their sources' protocols on one model.</summary>
 public static class HeadScan
 {
-    public static ScanResult Run(ModelChoice choice, ScanProtocol? protocol = null, IProgress<string>? progress = null)
+    /// <summary>The detectors that need only patterns and token strings (what a pattern_lens folder can be scanned with).</summary>
+    public static readonly IReadOnlyList<string> PatternOnlyDetectors =
+        ["previous-token", "bos", "positional", "duplicate-token", "delimiter", "tl_previous_token_mul", "tl_duplicate_token_mul", "tl_induction_mul"];
+
+    /// <summary>Every detector a model scan runs, by the name its files get.</summary>
+    public static readonly IReadOnlyList<string> Detectors =
+        [.. PatternOnlyDetectors, "previous-token_random_tokens", "induction", "successor", "s-inhibition", "copying"];
+
+    /// <summary>
+    /// "all" (or nothing) → null, meaning every detector; otherwise the named ones, each checked against
+    /// <paramref name="available"/> before any work starts.
+    /// </summary>
+    public static IReadOnlySet<string>? Select(string? list, IReadOnlyList<string> available)
+    {
+        if (list is null || list.Trim().Equals("all", StringComparison.OrdinalIgnoreCase)) return null;
+        var names = list.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)
+            .Select(ScanReport.Slug).ToHashSet(StringComparer.Ordinal);
+        if (names.Count == 0) throw new ArgumentException($"--detectors: give 'all' or a comma-separated list of: {string.Join(", ", available)}.");
+        var unknown = names.Where(n => !available.Contains(n)).ToList();
+        if (unknown.Count > 0)
+            throw new ArgumentException($"--detectors: no detector named {string.Join(", ", unknown.Select(u => $"'{u}'"))}. Detectors: {string.Join(", ", available)}.");
+        return names;
+    }
+
+    /// <param name="detectors">The detectors to run (null: all); work that only other detectors need is skipped.</param>
+    public static ScanResult Run(ModelChoice choice, ScanProtocol? protocol = null, IProgress<string>? progress = null,
+        IReadOnlySet<string>? detectors = null)
     {
         var model = choice.Model;
         var tokenizer = choice.Tokenizer ?? throw new ArgumentException($"{choice.Name} has no tokenizer: the real-text detectors need one.");
         protocol ??= ScanProtocol.For(model);
         var notes = new List<string>();
         string Text(int id) => tokenizer.TokenText(id);
+        bool Wanted(string detector) => detectors is null || detectors.Contains(detector);
+        var tables = new List<HeadScores>();
+        var profiles = new double[0, 0, 0];
 
-        progress?.Report("real text");
-        var realText = (choice.Text ?? RealText(tokenizer)).Where(p => p.Length <= model.Config.ContextLength)
-            .Select(p => protocol.PrependBos || p.Length < 2 || !IsBos(tokenizer, p[0]) ? p : p[1..]).ToList();
-        notes.Add($"real text: {realText.Count} prompts, {realText.Sum(p => p.Length)} tokens");
-        var textPatterns = PromptPatterns.FromModel(model, realText, Text, batchSize: 1).ToList();
-        var (patternTables, profiles, maxOffset) = PatternOnly(textPatterns);
-        notes.Add($"positional: offsets d < {maxOffset}");
-        var tables = new List<HeadScores>(patternTables.Where(t => !t.Detector.StartsWith("TL ", StringComparison.Ordinal)));
-
-        progress?.Report("random-token control");
-        var random = new Random(protocol.Seed);
-        var control = Enumerable.Range(0, protocol.ControlSequences)
-            .Select(_ => Enumerable.Range(0, protocol.ControlLength).Select(_ => random.Next(model.Config.VocabularySize)).ToArray()).ToList();
-        tables.Add(Detectors.Run(PromptPatterns.FromModel(model, control, Text), new PreviousTokenDetector("previous-token (random tokens)"))[0]);
-
-        var induction = protocol.Induction ?? ScanProtocol.For(model).Induction!;
-        progress?.Report($"induction: {induction.Sequences} sequences of 2 × {induction.HalfLength} tokens");
-        tables.Add(Ablations.InductionScores(model, induction, progress: new Progress<int>(n => progress?.Report($"induction: {n}/{induction.Sequences}"))));
-        notes.Add($"induction: {induction.Sequences} sequences x ++ x, L = {induction.HalfLength}, seed {induction.Seed}");
-
-        progress?.Report("successor lists");
-        try
+        if (PatternOnlyDetectors.Any(Wanted))
         {
-            var (ordinal, randomLists) = PromptSets.SuccessorLists(tokenizer);
-            tables.Add(StructuredDetectors.Successor(ListPrompts(model, ordinal, Text), ListPrompts(model, randomLists, Text)));
-            notes.Add($"successor: {ordinal.Count} ordinal lists and {randomLists.Count} random-word lists of 5 elements");
-        }
-        catch (ArgumentException e)
-        {
-            notes.Add("successor: not run (" + e.Message + ")");
+            progress?.Report("real text");
+            var realText = (choice.Text ?? RealText(tokenizer)).Where(p => p.Length <= model.Config.ContextLength)
+                .Select(p => protocol.PrependBos || p.Length < 2 || !IsBos(tokenizer, p[0]) ? p : p[1..]).ToList();
+            notes.Add($"real text: {realText.Count} prompts, {realText.Sum(p => p.Length)} tokens");
+            var textPatterns = PromptPatterns.FromModel(model, realText, Text, batchSize: 1).ToList();
+            (var patternTables, profiles, var maxOffset) = PatternOnly(textPatterns);
+            notes.Add($"positional: offsets d < {maxOffset}");
+            tables.AddRange(patternTables);
         }
 
-        progress?.Report("IOI prompts");
-        try
+        if (Wanted("previous-token_random_tokens"))
         {
-            var ioi = PromptSets.Ioi(tokenizer, protocol.Names);
-            var patterns = PromptPatterns.FromModel(model, ioi.Select(p => p.Prompt.Tokens), Text).ToList();
-            var builder = PromptBuilder.For(tokenizer);
-            var names = protocol.Names.Where(n => builder.Fits(" " + n)).Select(n => builder.Build([" " + n], prependBos: false).Tokens[0])
-                .Distinct().ToList();
-            var copy = Circuits.OvCopyScores(model, names);
-            tables.Add(StructuredDetectors.SInhibition(patterns.Select((p, i) => new IoiPrompt(p, ioi[i].Last, ioi[i].S2)), copy));
-            notes.Add($"S-inhibition: {ioi.Count} IOI prompts over {names.Count} single-token names");
-        }
-        catch (ArgumentException e)
-        {
-            notes.Add("S-inhibition: not run (" + e.Message + ")");
+            progress?.Report("random-token control");
+            var random = new Random(protocol.Seed);
+            var control = Enumerable.Range(0, protocol.ControlSequences)
+                .Select(_ => Enumerable.Range(0, protocol.ControlLength).Select(_ => random.Next(model.Config.VocabularySize)).ToArray()).ToList();
+            tables.Add(Engine.Analysis.Detectors.Run(PromptPatterns.FromModel(model, control, Text), new PreviousTokenDetector("previous-token (random tokens)"))[0]);
         }
 
-        tables.AddRange(patternTables.Where(t => t.Detector.StartsWith("TL ", StringComparison.Ordinal)));
+        if (Wanted("induction"))
+        {
+            var induction = protocol.Induction ?? ScanProtocol.For(model).Induction!;
+            progress?.Report($"induction: {induction.Sequences} sequences of 2 × {induction.HalfLength} tokens");
+            tables.Add(Ablations.InductionScores(model, induction, progress: new Progress<int>(n => progress?.Report($"induction: {n}/{induction.Sequences}"))));
+            notes.Add($"induction: {induction.Sequences} sequences x ++ x, L = {induction.HalfLength}, seed {induction.Seed}");
+        }
 
-        progress?.Report("OV copying scores");
-        var copying = Circuits.CopyingScores(model);
-        tables.Add(new HeadScores("copying", "Σ Re(λ) / Σ |λ| over the eigenvalues of W_E W_V,h W_O,h W_U (Elhage et al.)", copying, 0.0));
-        return new ScanResult(choice.Name, tables, profiles, notes);
+        if (Wanted("successor"))
+        {
+            progress?.Report("successor lists");
+            try
+            {
+                var (ordinal, randomLists) = PromptSets.SuccessorLists(tokenizer);
+                tables.Add(StructuredDetectors.Successor(ListPrompts(model, ordinal, Text), ListPrompts(model, randomLists, Text)));
+                notes.Add($"successor: {ordinal.Count} ordinal lists and {randomLists.Count} random-word lists of 5 elements");
+            }
+            catch (ArgumentException e)
+            {
+                notes.Add("successor: not run (" + e.Message + ")");
+            }
+        }
+
+        if (Wanted("s-inhibition"))
+        {
+            progress?.Report("IOI prompts");
+            try
+            {
+                var ioi = PromptSets.Ioi(tokenizer, protocol.Names);
+                var patterns = PromptPatterns.FromModel(model, ioi.Select(p => p.Prompt.Tokens), Text).ToList();
+                var builder = PromptBuilder.For(tokenizer);
+                var names = protocol.Names.Where(n => builder.Fits(" " + n)).Select(n => builder.Build([" " + n], prependBos: false).Tokens[0])
+                    .Distinct().ToList();
+                var copy = Circuits.OvCopyScores(model, names);
+                tables.Add(StructuredDetectors.SInhibition(patterns.Select((p, i) => new IoiPrompt(p, ioi[i].Last, ioi[i].S2)), copy));
+                notes.Add($"S-inhibition: {ioi.Count} IOI prompts over {names.Count} single-token names");
+            }
+            catch (ArgumentException e)
+            {
+                notes.Add("S-inhibition: not run (" + e.Message + ")");
+            }
+        }
+
+        if (Wanted("copying"))
+        {
+            progress?.Report("OV copying scores");
+            var copying = Circuits.CopyingScores(model);
+            tables.Add(new HeadScores("copying", "Σ Re(λ) / Σ |λ| over the eigenvalues of W_E W_V,h W_O,h W_U (Elhage et al.)", copying, 0.0));
+        }
+        // The scan's order: the real-text and structured detectors, then TransformerLens's matrices, then copying.
+        List<HeadScores> ordered = [.. tables.Where(t => !IsTransformerLens(t) && t.Detector != "copying"), .. tables.Where(IsTransformerLens),
+            .. tables.Where(t => t.Detector == "copying")];
+        return new ScanResult(choice.Name, [.. ordered.Where(t => Wanted(ScanReport.Slug(t.Detector)))], profiles, notes);
     }
+
+    static bool IsTransformerLens(HeadScores table) => table.Detector.StartsWith("TL ", StringComparison.Ordinal);
 
     /// <summary>
     /// Every detector that needs only patterns and token strings, in one pass: previous-token, BOS, positional (with its
@@ -133,7 +183,7 @@ public static class HeadScan
     {
         var maxOffset = MaxOffset(prompts.Select(p => p.Length));
         var positional = new PositionalDetector(maxOffset);
-        var tables = new List<HeadScores>(Detectors.Run(prompts,
+        var tables = new List<HeadScores>(Engine.Analysis.Detectors.Run(prompts,
             new PreviousTokenDetector("previous-token"), new BosDetector(), positional, new DuplicateTokenDetector(), new DelimiterDetector()));
         foreach (var pattern in new[] { DetectionPattern.PreviousToken, DetectionPattern.DuplicateToken, DetectionPattern.Induction })
             tables.Add(DetectionMatrices.Detect(prompts, pattern));
