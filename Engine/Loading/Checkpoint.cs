@@ -53,7 +53,9 @@ public static class Checkpoint
 
     public static bool IsCheckpoint(SafeTensors file) => file.Metadata.ContainsKey(FamilyKey);
 
-    public static Transformer Load(string path)
+    public static Transformer Load(string path) => ModelFileException.Guard(path, () => LoadChecked(path));
+
+    static Transformer LoadChecked(string path)
     {
         var file = SafeTensors.Open(path);
         if (!IsCheckpoint(file))

@@ -25,32 +25,99 @@ public static class HuggingFace
                 : "file not found";
             throw new ModelFileException(weightsPath, hint);
         }
-        JsonObject config;
-        try { config = JsonNode.Parse(File.ReadAllText(configPath))?.AsObject() ?? throw new ModelFileException(configPath, "empty"); }
-        catch (JsonException e) { throw new ModelFileException(configPath, "not valid JSON: " + e.Message); }
+        var c = new ConfigReader(configPath);
         var file = SafeTensors.Open(weightsPath);
-        var type = (config["model_type"]?.GetValue<string>() ?? "").ToLowerInvariant();
-        return type switch
+        var type = (c.String("model_type") ?? "").ToLowerInvariant();
+        // Anything still wrong below (a tensor whose shape does not fit the config) names the weights file.
+        return ModelFileException.Guard(weightsPath, () => type switch
         {
-            "gpt2" => Gpt2(config, file, configPath),
-            "bert" => Bert(config, file, configPath),
-            "llama" => Llama(config, file, configPath),
-            _ => throw new ModelFileException(configPath, $"model_type '{type}' is not supported (gpt2, bert, llama)"),
+            "gpt2" => (Transformer)Gpt2(c, file),
+            "bert" => Bert(c, file),
+            "llama" => Llama(c, file),
+            _ => throw new ModelFileException(configPath, $"model_type '{type}' is not supported (gpt2, bert, llama)", field: "model_type"),
+        });
+    }
+
+    /// <summary>
+    /// A config.json read with its types checked: every size a positive integer, every epsilon a positive number, every
+    /// name a string; a wrong value is a <see cref="ModelFileException"/> naming the file and the key.
+    /// </summary>
+    sealed class ConfigReader
+    {
+        readonly JsonObject json;
+
+        public ConfigReader(string path)
+        {
+            Path = path;
+            JsonNode? node;
+            try { node = JsonNode.Parse(File.ReadAllBytes(path)); }
+            catch (JsonException e) { throw new ModelFileException(path, "not valid JSON (or not UTF-8): " + e.Message); }
+            json = node as JsonObject ?? throw new ModelFileException(path, $"must hold a JSON object, not {(node is null ? "null" : node.GetValueKind().ToString().ToLowerInvariant())}");
+        }
+
+        public string Path { get; }
+
+        /// <summary>The first of <paramref name="keys"/> present, as a positive integer; an error when none is.</summary>
+        public int Size(params string[] keys) => OptionalSize(keys) ?? throw new ModelFileException(Path, $"config needs '{keys[0]}'", field: keys[0]);
+
+        public int? OptionalSize(params string[] keys)
+        {
+            foreach (var key in keys)
+            {
+                if (!json.TryGetPropertyValue(key, out var node) || node is null) continue;
+                if (node is not JsonValue v || v.GetValueKind() != JsonValueKind.Number)
+                    throw new ModelFileException(Path, $"must be an integer, not {Kind(node)}", field: key);
+                if (!v.TryGetValue<long>(out var n)) throw new ModelFileException(Path, $"must be an integer, not {v.ToJsonString()}", field: key);
+                if (n <= 0 || n > int.MaxValue) throw new ModelFileException(Path, $"must be a positive size, not {n}", field: key);
+                return (int)n;
+            }
+            return null;
+        }
+
+        public float Epsilon(string key, float fallback)
+        {
+            var value = Number(key, fallback);
+            if (!(value > 0) || !float.IsFinite(value)) throw new ModelFileException(Path, $"must be a positive number, not {value}", field: key);
+            return value;
+        }
+
+        public float Number(string key, float fallback)
+        {
+            if (!json.TryGetPropertyValue(key, out var node) || node is null) return fallback;
+            if (node is not JsonValue v || !v.TryGetValue<double>(out var d)) throw new ModelFileException(Path, $"must be a number, not {Kind(node)}", field: key);
+            return (float)d;
+        }
+
+        public bool Bool(string key, bool fallback)
+        {
+            if (!json.TryGetPropertyValue(key, out var node) || node is null) return fallback;
+            if (node is not JsonValue v || !v.TryGetValue<bool>(out var b)) throw new ModelFileException(Path, $"must be true or false, not {Kind(node)}", field: key);
+            return b;
+        }
+
+        public string? String(string key)
+        {
+            if (!json.TryGetPropertyValue(key, out var node) || node is null) return null;
+            if (node is not JsonValue v || !v.TryGetValue<string>(out var text)) throw new ModelFileException(Path, $"must be a string, not {Kind(node)}", field: key);
+            return text;
+        }
+
+        /// <summary>Heads must split the width evenly (head width = width / heads).</summary>
+        public void CheckDivides(int width, string widthKey, int heads, string headsKey)
+        {
+            if (width % heads != 0)
+                throw new ModelFileException(Path, $"{widthKey} = {width} is not a multiple of {headsKey} = {heads}: heads must split the width evenly", field: headsKey);
+        }
+
+        static string Kind(JsonNode node) => node.GetValueKind() switch
+        {
+            JsonValueKind.String => $"the string {node.ToJsonString()}",
+            JsonValueKind.Array => "an array",
+            JsonValueKind.Object => "an object",
+            JsonValueKind.True or JsonValueKind.False => node.ToJsonString(),
+            _ => node.ToJsonString(),
         };
     }
-
-    static int Int(JsonObject c, string path, params string[] keys)
-    {
-        foreach (var k in keys)
-            if (c[k] is JsonValue v && v.TryGetValue<int>(out var i)) return i;
-        throw new ModelFileException(path, $"config needs '{keys[0]}'");
-    }
-
-    static float Float(JsonObject c, string key, float fallback) =>
-        c[key] is JsonValue v && v.TryGetValue<double>(out var d) ? (float)d : fallback;
-
-    static bool Bool(JsonObject c, string key, bool fallback) =>
-        c[key] is JsonValue v && v.TryGetValue<bool>(out var b) ? b : fallback;
 
     /// <summary>Reads tensors by HF name, with an optional prefix some checkpoints add ("transformer.", "bert.").</summary>
     sealed class Reader(SafeTensors file, params string[] prefixes)
@@ -82,16 +149,17 @@ public static class HuggingFace
         }
     }
 
-    static Gpt2Model Gpt2(JsonObject c, SafeTensors file, string configPath)
+    static Gpt2Model Gpt2(ConfigReader c, SafeTensors file)
     {
         var config = new Gpt2Config
         {
-            VocabularySize = Int(c, configPath, "vocab_size"), ContextLength = Int(c, configPath, "n_positions", "n_ctx"),
-            ModelWidth = Int(c, configPath, "n_embd"), LayerCount = Int(c, configPath, "n_layer"), HeadCount = Int(c, configPath, "n_head"),
-            MlpWidth = c["n_inner"] is JsonValue inner && inner.TryGetValue<int>(out var n) ? n : 4 * Int(c, configPath, "n_embd"),
-            LayerNormEpsilon = Float(c, "layer_norm_epsilon", 1e-5f),
-            TiedEmbeddings = Bool(c, "tie_word_embeddings", true),
+            VocabularySize = c.Size("vocab_size"), ContextLength = c.Size("n_positions", "n_ctx"),
+            ModelWidth = c.Size("n_embd"), LayerCount = c.Size("n_layer"), HeadCount = c.Size("n_head"),
+            MlpWidth = c.OptionalSize("n_inner") ?? checked(4 * c.Size("n_embd")),
+            LayerNormEpsilon = c.Epsilon("layer_norm_epsilon", 1e-5f),
+            TiedEmbeddings = c.Bool("tie_word_embeddings", true),
         };
+        c.CheckDivides(config.ModelWidth, "n_embd", config.HeadCount, "n_head");
         var r = new Reader(file, "transformer.");
         var d = config.ModelWidth;
         var p = new Dictionary<string, Tensor>
@@ -131,18 +199,19 @@ public static class HuggingFace
         return new Gpt2Model(config, p, file.Path);
     }
 
-    static BertModel Bert(JsonObject c, SafeTensors file, string configPath)
+    static BertModel Bert(ConfigReader c, SafeTensors file)
     {
-        var act = c["hidden_act"]?.GetValue<string>() ?? "gelu";
+        var act = c.String("hidden_act") ?? "gelu";
         var config = new BertConfig
         {
-            VocabularySize = Int(c, configPath, "vocab_size"), ContextLength = Int(c, configPath, "max_position_embeddings"),
-            ModelWidth = Int(c, configPath, "hidden_size"), LayerCount = Int(c, configPath, "num_hidden_layers"),
-            HeadCount = Int(c, configPath, "num_attention_heads"), MlpWidth = Int(c, configPath, "intermediate_size"),
-            TypeVocabularySize = c["type_vocab_size"] is JsonValue tv && tv.TryGetValue<int>(out var types) ? types : 2,
-            LayerNormEpsilon = Float(c, "layer_norm_eps", 1e-12f),
+            VocabularySize = c.Size("vocab_size"), ContextLength = c.Size("max_position_embeddings"),
+            ModelWidth = c.Size("hidden_size"), LayerCount = c.Size("num_hidden_layers"),
+            HeadCount = c.Size("num_attention_heads"), MlpWidth = c.Size("intermediate_size"),
+            TypeVocabularySize = c.OptionalSize("type_vocab_size") ?? 2,
+            LayerNormEpsilon = c.Epsilon("layer_norm_eps", 1e-12f),
             Activation = act is "gelu_new" or "gelu_pytorch_tanh" ? GeluForm.Tanh : GeluForm.Erf,
         };
+        c.CheckDivides(config.ModelWidth, "hidden_size", config.HeadCount, "num_attention_heads");
         var r = new Reader(file, "bert.");
         // Old checkpoints name LayerNorm parameters gamma/beta.
         Tensor Ln(string prefix, string part) => r.Has($"{prefix}.{part}") ? r.Get($"{prefix}.{part}") : r.Get($"{prefix}.{(part == "weight" ? "gamma" : "beta")}");
@@ -190,22 +259,27 @@ public static class HuggingFace
         return new BertModel(config, p, file.Path);
     }
 
-    static LlamaModel Llama(JsonObject c, SafeTensors file, string configPath)
+    static LlamaModel Llama(ConfigReader c, SafeTensors file)
     {
-        var heads = Int(c, configPath, "num_attention_heads");
-        var width = Int(c, configPath, "hidden_size");
+        var heads = c.Size("num_attention_heads");
+        var width = c.Size("hidden_size");
+        var headWidth = c.OptionalSize("head_dim");
+        if (headWidth is null) c.CheckDivides(width, "hidden_size", heads, "num_attention_heads");
+        var kvHeads = c.OptionalSize("num_key_value_heads") ?? heads;
+        if (heads % kvHeads != 0)
+            throw new ModelFileException(c.Path, $"num_attention_heads = {heads} is not a multiple of num_key_value_heads = {kvHeads}", field: "num_key_value_heads");
         var config = new LlamaConfig
         {
-            VocabularySize = Int(c, configPath, "vocab_size"), ContextLength = Int(c, configPath, "max_position_embeddings"),
-            ModelWidth = width, LayerCount = Int(c, configPath, "num_hidden_layers"), HeadCount = heads,
-            KeyValueHeads = c["num_key_value_heads"] is JsonValue kv && kv.TryGetValue<int>(out var k) ? k : heads,
-            HeadWidthOverride = c["head_dim"] is JsonValue hd && hd.TryGetValue<int>(out var h) ? h : 0,
-            MlpWidth = Int(c, configPath, "intermediate_size"), RmsNormEpsilon = Float(c, "rms_norm_eps", 1e-6f),
-            RopeTheta = Float(c, "rope_theta", 10000f), TiedEmbeddings = Bool(c, "tie_word_embeddings", false),
+            VocabularySize = c.Size("vocab_size"), ContextLength = c.Size("max_position_embeddings"),
+            ModelWidth = width, LayerCount = c.Size("num_hidden_layers"), HeadCount = heads,
+            KeyValueHeads = kvHeads,
+            HeadWidthOverride = headWidth ?? 0,
+            MlpWidth = c.Size("intermediate_size"), RmsNormEpsilon = c.Epsilon("rms_norm_eps", 1e-6f),
+            RopeTheta = c.Epsilon("rope_theta", 10000f), TiedEmbeddings = c.Bool("tie_word_embeddings", false),
             RotaryLayout = RotaryLayout.HalfSplit,
             // Without gate_proj the MLP is plain (SPD's LlamaSimpleMLP): activation(up_proj(x)) then down_proj.
             GatedMlp = file.Contains("model.layers.0.mlp.gate_proj.weight"),
-            PlainActivation = (c["hidden_act"]?.GetValue<string>() ?? "gelu") is "gelu_new" or "gelu_pytorch_tanh" ? GeluForm.Tanh : GeluForm.Erf,
+            PlainActivation = (c.String("hidden_act") ?? "gelu") is "gelu_new" or "gelu_pytorch_tanh" ? GeluForm.Tanh : GeluForm.Erf,
         };
         var r = new Reader(file);
         var p = new Dictionary<string, Tensor>

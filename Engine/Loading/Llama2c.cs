@@ -11,7 +11,9 @@ namespace Verification.Engine.Loading;
 /// </summary>
 public static class Llama2c
 {
-    public static LlamaModel Load(string path)
+    public static LlamaModel Load(string path) => ModelFileException.Guard(path, () => LoadChecked(path));
+
+    static LlamaModel LoadChecked(string path)
     {
         if (!File.Exists(path)) throw new ModelFileException(path, "file not found");
         var bytes = File.ReadAllBytes(path);
@@ -19,14 +21,22 @@ public static class Llama2c
         int Header(int i) => BinaryPrimitives.ReadInt32LittleEndian(bytes.AsSpan(4 * i));
         int dim = Header(0), hidden = Header(1), layers = Header(2), heads = Header(3), kvHeads = Header(4), vocabRaw = Header(5), seqLen = Header(6);
         var shared = vocabRaw > 0;
-        var vocab = Math.Abs(vocabRaw);
+        var vocab = vocabRaw == int.MinValue ? 0 : Math.Abs(vocabRaw);
         if (dim <= 0 || hidden <= 0 || layers <= 0 || heads <= 0 || kvHeads <= 0 || vocab == 0 || seqLen <= 0 || dim % heads != 0 || heads % kvHeads != 0)
             throw new ModelFileException(path, $"header is not a llama2.c config (dim {dim}, hidden {hidden}, layers {layers}, heads {heads}, " +
                                                $"kv heads {kvHeads}, vocab {vocabRaw}, seq_len {seqLen})");
         var headSize = dim / heads;
         var kvDim = kvHeads * headSize;
-        long expected = (long)vocab * dim + layers * (2L * dim + (long)dim * dim * 2 + (long)dim * kvDim * 2 + 3L * dim * hidden) + dim
-                        + (long)seqLen * headSize + (shared ? 0 : (long)vocab * dim);
+        long expected;
+        try
+        {
+            expected = checked((long)vocab * dim + layers * (2L * dim + (long)dim * dim * 2 + (long)dim * kvDim * 2 + 3L * dim * hidden) + dim
+                               + (long)seqLen * headSize + (shared ? 0 : (long)vocab * dim));
+        }
+        catch (OverflowException)
+        {
+            throw new ModelFileException(path, $"header sizes (dim {dim}, hidden {hidden}, layers {layers}, vocab {vocabRaw}, seq_len {seqLen}) describe more weights than any file holds");
+        }
         var available = (bytes.Length - 28) / 4;
         if (available != expected)
             throw new ModelFileException(path, $"the header describes {expected} floats of weights but the file holds {available}" +

@@ -16,16 +16,24 @@ public static partial class Npy
 {
     static readonly byte[] Magic = [0x93, (byte)'N', (byte)'U', (byte)'M', (byte)'P', (byte)'Y'];
 
-    public static (float[] Values, int[] Shape) Read(byte[] bytes, string source)
+    public static (float[] Values, int[] Shape) Read(byte[] bytes, string source) => ModelFileException.Guard(source, () => ReadChecked(bytes, source));
+
+    static (float[] Values, int[] Shape) ReadChecked(byte[] bytes, string source)
     {
         if (bytes.Length < 10 || !bytes.AsSpan(0, 6).SequenceEqual(Magic))
             throw new ModelFileException(source, "not a .npy array (no \\x93NUMPY magic)");
         int major = bytes[6];
         int headerLength, offset;
         if (major == 1) { headerLength = BinaryPrimitives.ReadUInt16LittleEndian(bytes.AsSpan(8)); offset = 10; }
-        else if (major is 2 or 3) { headerLength = (int)BinaryPrimitives.ReadUInt32LittleEndian(bytes.AsSpan(8)); offset = 12; }
+        else if (major is 2 or 3)
+        {
+            if (bytes.Length < 12) throw new ModelFileException(source, "the .npy header runs past the end of the file");
+            var length = BinaryPrimitives.ReadUInt32LittleEndian(bytes.AsSpan(8));
+            headerLength = length > int.MaxValue ? int.MaxValue : (int)length;
+            offset = 12;
+        }
         else throw new ModelFileException(source, $".npy version {major}.{bytes[7]} is not supported (1, 2 or 3)");
-        if (offset + headerLength > bytes.Length) throw new ModelFileException(source, "the .npy header runs past the end of the file");
+        if ((long)offset + headerLength > bytes.Length) throw new ModelFileException(source, "the .npy header runs past the end of the file");
         var header = Encoding.Latin1.GetString(bytes, offset, headerLength);
         var descr = Descr().Match(header);
         var fortran = Fortran().Match(header);
@@ -34,8 +42,13 @@ public static partial class Npy
             throw new ModelFileException(source, $"the .npy header is not a dict with descr, fortran_order and shape: {header.Trim()}");
         if (fortran.Groups[1].Value == "True") throw new ModelFileException(source, "Fortran-ordered arrays are not supported");
         var shape = shapeMatch.Groups[1].Value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
-            .Select(s => int.Parse(s, CultureInfo.InvariantCulture)).ToArray();
-        var count = shape.Aggregate(1L, (a, d) => a * d);
+            .Select(s => int.TryParse(s, NumberStyles.None, CultureInfo.InvariantCulture, out var d)
+                ? d : throw new ModelFileException(source, $"shape entry '{s}' is not a dimension (a non-negative integer below 2³¹)"))
+            .ToArray();
+        long count;
+        try { count = shape.Aggregate(1L, (a, d) => checked(a * d)); }
+        catch (OverflowException) { throw new ModelFileException(source, $"shape ({string.Join(", ", shape)}) has more elements than any file holds"); }
+        if (count > Array.MaxLength) throw new ModelFileException(source, $"shape ({string.Join(", ", shape)}) has more elements than one array holds");
         var dataStart = offset + headerLength;
         var dtype = descr.Groups[1].Value;
         var size = dtype switch
@@ -44,7 +57,7 @@ public static partial class Npy
             "<f2" or "=f2" => 2,
             _ => throw new ModelFileException(source, $"dtype '{dtype}' is not supported (little-endian float32 '<f4' or float16 '<f2')"),
         };
-        if (dataStart + count * size > bytes.Length)
+        if (dataStart + count * size != bytes.Length)
             throw new ModelFileException(source, $"shape ({string.Join(", ", shape)}) of {dtype} needs {count * size} bytes but the data holds {bytes.Length - dataStart}");
         var values = new float[count];
         for (var i = 0; i < count; i++)
@@ -73,7 +86,9 @@ public static partial class Npy
     }
 
     /// <summary>Every array in an .npz (a zip of .npy files), by name without the .npy extension.</summary>
-    public static Dictionary<string, (float[] Values, int[] Shape)> ReadArchive(string path)
+    public static Dictionary<string, (float[] Values, int[] Shape)> ReadArchive(string path) => ModelFileException.Guard(path, () => ReadArchiveChecked(path));
+
+    static Dictionary<string, (float[] Values, int[] Shape)> ReadArchiveChecked(string path)
     {
         if (!File.Exists(path)) throw new ModelFileException(path, "file not found");
         var arrays = new Dictionary<string, (float[], int[])>();
@@ -86,6 +101,7 @@ public static partial class Npy
                 using var memory = new MemoryStream();
                 stream.CopyTo(memory);
                 var name = entry.FullName.EndsWith(".npy", StringComparison.Ordinal) ? entry.FullName[..^4] : entry.FullName;
+                if (arrays.ContainsKey(name)) throw new ModelFileException(path, $"array '{name}' appears twice in the archive");
                 arrays[name] = Read(memory.ToArray(), $"{path}:{entry.FullName}");
             }
         }

@@ -27,42 +27,85 @@ public static class PatternLens
 {
     public const string BosToken = "<|endoftext|>";
 
-    public static PatternLensModel Read(string modelFolder)
+    public static PatternLensModel Read(string modelFolder) =>
+        ModelFileException.Guard(Path.Combine(modelFolder, "model_cfg.json"), () => ReadChecked(modelFolder));
+
+    static PatternLensModel ReadChecked(string modelFolder)
     {
         var configPath = Path.Combine(modelFolder, "model_cfg.json");
         if (!File.Exists(configPath)) throw new ModelFileException(configPath, "file not found (a pattern_lens model folder needs model_cfg.json)");
-        JsonObject config;
-        try { config = JsonNode.Parse(File.ReadAllText(configPath))?.AsObject() ?? throw new JsonException("empty"); }
-        catch (JsonException e) { throw new ModelFileException(configPath, "not valid JSON: " + e.Message); }
-        int Need(string key) => config[key]?.GetValue<int>() ?? throw new ModelFileException(configPath, $"needs '{key}'");
+        var config = ReadObject(configPath);
+        int Need(string key) =>
+            config[key] is JsonValue v && v.GetValueKind() == JsonValueKind.Number && v.TryGetValue<int>(out var n)
+                ? n > 0 ? n : throw new ModelFileException(configPath, $"must be at least 1, not {n}", field: key)
+                : throw new ModelFileException(configPath, config[key] is null ? "missing" : $"must be an integer, not {config[key]!.ToJsonString()}", field: key);
+        var layers = Need("n_layers");
+        var heads = Need("n_heads");
         var prompts = Path.Combine(modelFolder, "prompts");
         if (!Directory.Exists(prompts)) throw new ModelFileException(prompts, "folder not found");
         var index = Path.Combine(modelFolder, "prompts.jsonl");
-        var hashes = File.Exists(index)
-            ? File.ReadLines(index).Where(l => l.Trim().Length > 0).Select(l => JsonNode.Parse(l)?["hash"]?.GetValue<string>() ?? "").Where(h => h.Length > 0).ToList()
-            : Directory.GetDirectories(prompts).Select(Path.GetFileName).OfType<string>().Order(StringComparer.Ordinal).ToList();
-        return new PatternLensModel(config["model_name"]?.GetValue<string>() ?? Path.GetFileName(modelFolder), modelFolder, Need("n_layers"),
-            Need("n_heads"), config, hashes);
+        List<string> hashes;
+        if (File.Exists(index))
+        {
+            hashes = [];
+            var line = 0;
+            foreach (var text in File.ReadLines(index))
+            {
+                line++;
+                if (text.Trim().Length == 0) continue;
+                JsonNode? entry;
+                try { entry = JsonNode.Parse(text); }
+                catch (JsonException e) { throw new ModelFileException(index, $"line {line} is not valid JSON: {e.Message}"); }
+                var hash = entry is JsonObject o && o["hash"] is JsonValue h && h.TryGetValue<string>(out var value) ? value
+                    : throw new ModelFileException(index, $"line {line} has no string 'hash'", field: "hash");
+                hashes.Add(hash);
+            }
+        }
+        else hashes = [.. Directory.GetDirectories(prompts).Select(Path.GetFileName).OfType<string>().Order(StringComparer.Ordinal)];
+        foreach (var hash in hashes)
+            if (hash.Length == 0 || hash != Path.GetFileName(hash) || hash is "." or "..")
+                throw new ModelFileException(index, $"prompt hash '{hash}' is not a folder name under prompts/", field: "hash");
+        if (hashes.Distinct(StringComparer.Ordinal).Count() != hashes.Count)
+            throw new ModelFileException(index, $"prompt hash '{hashes.GroupBy(h => h).First(g => g.Count() > 1).Key}' is listed twice", field: "hash");
+        if (hashes.Count == 0) throw new ModelFileException(File.Exists(index) ? index : prompts, "no prompts: nothing to scan");
+        var name = config["model_name"] is JsonValue n && n.TryGetValue<string>(out var modelName) ? modelName : Path.GetFileName(modelFolder);
+        return new PatternLensModel(name, modelFolder, layers, heads, config, hashes);
     }
 
-    public static PatternLensPrompt ReadPrompt(PatternLensModel model, string hash)
+    static JsonObject ReadObject(string path)
+    {
+        JsonNode? node;
+        try { node = JsonNode.Parse(File.ReadAllBytes(path)); }
+        catch (JsonException e) { throw new ModelFileException(path, "not valid JSON (or not UTF-8): " + e.Message); }
+        return node as JsonObject ?? throw new ModelFileException(path, "must hold a JSON object");
+    }
+
+    public static PatternLensPrompt ReadPrompt(PatternLensModel model, string hash) =>
+        ModelFileException.Guard(Path.Combine(model.Folder, "prompts", hash), () => ReadPromptChecked(model, hash));
+
+    static PatternLensPrompt ReadPromptChecked(PatternLensModel model, string hash)
     {
         var folder = Path.Combine(model.Folder, "prompts", hash);
         var promptPath = Path.Combine(folder, "prompt.json");
         if (!File.Exists(promptPath)) throw new ModelFileException(promptPath, "file not found");
-        var prompt = JsonNode.Parse(File.ReadAllText(promptPath))?.AsObject() ?? throw new ModelFileException(promptPath, "empty");
-        var tokens = prompt["tokens"]?.AsArray().Select(t => t?.GetValue<string>() ?? "").ToArray()
-                     ?? throw new ModelFileException(promptPath, "needs 'tokens'");
-        var text = prompt["text"]?.GetValue<string>() ?? "";
+        var prompt = ReadObject(promptPath);
+        var tokens = prompt["tokens"] is JsonArray array && array.All(t => t is JsonValue v && v.GetValueKind() == JsonValueKind.String)
+            ? array.Select(t => t!.GetValue<string>()).ToArray()
+            : throw new ModelFileException(promptPath, prompt["tokens"] is null ? "missing" : "must be an array of strings", field: "tokens");
+        if (tokens.Length == 0) throw new ModelFileException(promptPath, "no tokens", field: "tokens");
+        var text = prompt["text"] is JsonValue t && t.TryGetValue<string>(out var promptText) ? promptText : "";
         var count = tokens.Length + 1;
         var npz = Path.Combine(folder, "activations.npz");
         var arrays = Npy.ReadArchive(npz);
+        var beyond = arrays.Keys.Where(k => k.StartsWith("blocks.", StringComparison.Ordinal) && k.EndsWith(".attn.hook_pattern", StringComparison.Ordinal)
+                                            && !(int.TryParse(k["blocks.".Length..^".attn.hook_pattern".Length], out var l) && l >= 0 && l < model.Layers)).ToList();
+        if (beyond.Count > 0) throw new ModelFileException(npz, $"array '{beyond[0]}' is beyond the config's {model.Layers} layers (n_layers)");
         var layers = new float[model.Layers][];
         for (var l = 0; l < model.Layers; l++)
         {
             var name = $"blocks.{l}.attn.hook_pattern";
-            if (!arrays.TryGetValue(name, out var array)) throw new ModelFileException(npz, $"no array '{name}' (the config says {model.Layers} layers)");
-            var (values, shape) = array;
+            if (!arrays.TryGetValue(name, out var pattern)) throw new ModelFileException(npz, $"no array '{name}' (the config says {model.Layers} layers)");
+            var (values, shape) = pattern;
             if (shape.Length != 4 || shape[0] != 1 || shape[1] != model.Heads || shape[2] != count || shape[3] != count)
                 throw new ModelFileException(npz, $"shape ({string.Join(", ", shape)}) disagrees with {model.Heads} heads and {tokens.Length} tokens + BOS " +
                                                   $"(expected (1, {model.Heads}, {count}, {count}))", name);
@@ -82,6 +125,8 @@ public static class PatternLens
                 double sum = 0;
                 for (var k = 0; k < count; k++)
                 {
+                    // NaN compares false with every bound below: reject it (and ±Inf) first.
+                    if (!float.IsFinite(row[k])) throw new ModelFileException(path, $"head {h}, row {q}, key {k} is {row[k]}: not a probability", array);
                     if (k > q && Math.Abs(row[k]) > 1e-6)
                         throw new ModelFileException(path, $"head {h}, row {q} attends to later position {k} ({row[k]}): not a causal pattern", array);
                     if (row[k] < -1e-6) throw new ModelFileException(path, $"head {h}, row {q} has a negative probability {row[k]}", array);

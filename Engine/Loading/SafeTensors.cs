@@ -9,7 +9,8 @@ namespace Verification.Engine.Loading;
 /// <summary>One tensor's entry in a safetensors header; offsets are relative to the start of the data section.</summary>
 public sealed record SafeTensorInfo(string Name, string DType, int[] Shape, long Start, long End)
 {
-    public long ElementCount => Shape.Aggregate(1L, (a, d) => a * d);
+    /// <summary>The product of the shape; checked, so an absurd shape overflows loudly instead of wrapping around.</summary>
+    public long ElementCount => Shape.Aggregate(1L, (a, d) => checked(a * d));
 }
 
 /// <summary>
@@ -43,7 +44,9 @@ public sealed class SafeTensors
 
     public IReadOnlyDictionary<string, string> Metadata { get; }
 
-    public static SafeTensors Open(string path)
+    public static SafeTensors Open(string path) => ModelFileException.Guard(path, () => OpenChecked(path));
+
+    static SafeTensors OpenChecked(string path)
     {
         if (!File.Exists(path)) throw new ModelFileException(path, "file not found");
         using var stream = File.OpenRead(path);
@@ -67,8 +70,11 @@ public sealed class SafeTensors
 
         var tensors = new List<SafeTensorInfo>();
         var metadata = new Dictionary<string, string>();
+        var names = new HashSet<string>(StringComparer.Ordinal);
         foreach (var entry in header.RootElement.EnumerateObject())
         {
+            // JSON allows a key twice; a checkpoint with two tensors of one name is ambiguous.
+            if (!names.Add(entry.Name)) throw new ModelFileException(path, "appears twice in the header", entry.Name);
             if (entry.Name == "__metadata__")
             {
                 if (entry.Value.ValueKind == JsonValueKind.Object)
@@ -93,6 +99,9 @@ public sealed class SafeTensors
             !value.TryGetProperty("shape", out var shapeElement) ||
             !value.TryGetProperty("data_offsets", out var offsetsElement))
             throw new ModelFileException(path, "header entry needs dtype, shape and data_offsets", name);
+        if (dtypeElement.ValueKind != JsonValueKind.String) throw new ModelFileException(path, $"dtype must be a string, not {dtypeElement.ValueKind}", name);
+        if (shapeElement.ValueKind != JsonValueKind.Array || offsetsElement.ValueKind != JsonValueKind.Array)
+            throw new ModelFileException(path, "shape and data_offsets must be arrays of integers", name);
         var dtype = dtypeElement.GetString() ?? "";
         if (!DTypeSizes.TryGetValue(dtype, out var elementSize))
             throw new ModelFileException(path, $"unknown dtype '{dtype}' (known: {string.Join(", ", DTypeSizes.Keys)})", name);
@@ -115,7 +124,13 @@ public sealed class SafeTensors
         if (end > dataLength)
             throw new ModelFileException(path, $"data_offsets [{start}, {end}] end past the data section ({dataLength} bytes): the file is truncated or the header is wrong", name);
         var info = new SafeTensorInfo(name, dtype, shape, start, end);
-        if (info.ElementCount * elementSize != end - start)
+        long elements;
+        try { elements = info.ElementCount; }
+        catch (OverflowException) { throw new ModelFileException(path, $"shape {Tensor.Format(shape)} has more elements than any file can hold", name); }
+        if (elements == 0) throw new ModelFileException(path, $"shape {Tensor.Format(shape)} holds no values: a zero-size tensor is no weight", name);
+        if (elements > Array.MaxLength || elements > long.MaxValue / elementSize)
+            throw new ModelFileException(path, $"shape {Tensor.Format(shape)} has {elements} elements, more than one array can hold", name);
+        if (elements * elementSize != end - start)
             throw new ModelFileException(path,
                 $"shape {Tensor.Format(shape)} of {dtype} needs {info.ElementCount * elementSize} bytes but data_offsets span {end - start}", name);
         return info;
@@ -165,7 +180,7 @@ public sealed class SafeTensors
         {
             values[i] = info.DType switch
             {
-                "I64" => checked((int)BinaryPrimitives.ReadInt64LittleEndian(bytes.AsSpan(i * 8))),
+                "I64" => Int32(BinaryPrimitives.ReadInt64LittleEndian(bytes.AsSpan(i * 8)), i, name),
                 "I32" => BinaryPrimitives.ReadInt32LittleEndian(bytes.AsSpan(i * 4)),
                 "I16" => BinaryPrimitives.ReadInt16LittleEndian(bytes.AsSpan(i * 2)),
                 "I8" => (sbyte)bytes[i],
@@ -175,6 +190,9 @@ public sealed class SafeTensors
         }
         return (values, info.Shape);
     }
+
+    int Int32(long value, int index, string name) => value is >= int.MinValue and <= int.MaxValue
+        ? (int)value : throw new ModelFileException(Path, $"value {value} at index {index} does not fit a 32-bit integer", name);
 
     byte[] ReadBytes(SafeTensorInfo info)
     {

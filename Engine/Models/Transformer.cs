@@ -31,6 +31,8 @@ public abstract record ModelConfig
     {
         if (VocabularySize <= 0 || ContextLength <= 0 || ModelWidth <= 0 || LayerCount <= 0 || HeadCount <= 0)
             throw new ArgumentException($"Config has a non-positive size: {this}");
+        if (HeadWidth <= 0 || (HeadWidth == ModelWidth / HeadCount && ModelWidth % HeadCount != 0))
+            throw new ArgumentException($"A width of {ModelWidth} does not split evenly over {HeadCount} heads.");
         if (KeyValueHeadCount <= 0 || HeadCount % KeyValueHeadCount != 0)
             throw new ArgumentException($"{HeadCount} query heads cannot share {KeyValueHeadCount} key/value heads evenly.");
     }
