@@ -202,3 +202,55 @@ let ``reading the cache never changes it`` () =
     let _ = m.Run(tokens, RunOptions(Interventions = [ Intervention.Zero(Hooks.Pattern 0) ]))
     for KeyValue(k, v) in cache do
         Assert.That(v.Data, eq before.[k], k)
+
+[<Test>]
+let ``batch items and per-item positions outside the run are rejected with what was asked`` () =
+    let m = gpt2.Force()
+    let run (i: Intervention) = m.Run(tokens, RunOptions(Interventions = [ i ])) |> ignore
+    (throws<ArgumentOutOfRangeException> (fun () -> run (Intervention(Hook = Hooks.Z 0, Kind = InterventionKind.Zero, BatchItems = [| 2 |])))).Message
+    |> mentions [ "Batch item 2"; "a batch of 2" ]
+    (throws<ArgumentOutOfRangeException> (fun () -> run (Intervention(Hook = Hooks.Z 0, Kind = InterventionKind.Zero, BatchItems = [| -1 |])))).Message
+    |> mentions [ "Batch item -1" ]
+    (throws<ArgumentOutOfRangeException> (fun () -> run (Intervention(Hook = Hooks.Z 0, Kind = InterventionKind.Zero, PositionsPerItem = [| [| 1 |]; [| 8 |] |])))).Message
+    |> mentions [ "Position 8 of batch item 1" ]
+    (throws<ArgumentException> (fun () -> run (Intervention(Hook = Hooks.Z 0, Kind = InterventionKind.Zero, PositionsPerItem = [| [| 1 |] |])))).Message
+    |> mentions [ "PositionsPerItem has 1 entries for a batch of 2" ]
+
+[<Test>]
+let ``a precomputed mean must have the hook's shape with batch and position axes of size 1`` () =
+    let m = gpt2.Force()
+    let z = m.Run(tokens, RunOptions.Caching(Hooks.Z 0)).Cache.[Hooks.Z 0] // [batch, pos, head, dHead]
+    let s = z.Shape
+    let good = Tensor([| 1; 1; s.[2]; s.[3] |])
+    m.Run(tokens, RunOptions(Interventions = [ Intervention.Mean(Hooks.Z 0, heads = [| 0 |], mean = good) ])) |> ignore
+    let wrong = Tensor([| 1; 1; s.[2]; s.[3] + 1 |])
+    (throws<ArgumentException> (fun () -> m.Run(tokens, RunOptions(Interventions = [ Intervention.Mean(Hooks.Z 0, mean = wrong) ])) |> ignore)).Message
+    |> mentions [ "Mean on blocks.0.attn.hook_z"; "got [1, 1" ]
+    let headsCollapsed = Tensor([| 1; 1; 1; s.[3] |])
+    throws<ArgumentException> (fun () -> m.Run(tokens, RunOptions(Interventions = [ Intervention.Mean(Hooks.Z 0, mean = headsCollapsed) ])) |> ignore) |> ignore
+
+[<Test>]
+let ``an attention mask given to a causal model is rejected, not silently ignored`` () =
+    let padded = [| [| true; true; true; true; true; true; false; false |]; Array.create 8 true |]
+    for name in [ "gpt2"; "llama"; "attention-only" ] do
+        (throws<ArgumentException> (fun () -> (model name).Run(tokens, RunOptions(AttentionMask = padded)) |> ignore)).Message
+        |> mentions [ "is causal and takes no attention mask" ]
+    // An all-true mask changes nothing and is accepted; BERT applies a real one.
+    let full = Array.init 2 (fun _ -> Array.create 8 true)
+    Assert.That(gpt2.Force().Run(tokens, RunOptions(AttentionMask = full)).Logits.Data, eq (gpt2.Force().Run(tokens).Logits.Data))
+    let plain = bert.Force().Run(tokens, RunOptions.Caching(Hooks.Pattern 0)).Cache.[Hooks.Pattern 0]
+    let masked = bert.Force().Run(tokens, RunOptions(Cache = [| Hooks.Pattern 0 |], AttentionMask = padded)).Cache.[Hooks.Pattern 0]
+    Assert.That(masked.[0, 0, 0, 7], eq 0.0f, "no query attends to a padded key")
+    Assert.That(plain.[0, 0, 0, 7], Is.GreaterThan 0.0f)
+
+[<Test>]
+let ``two hooks that see the same activation are cached as separate arrays`` () =
+    let m = gpt2.Force()
+    let cache = m.Run(tokens, RunOptions.CacheAll).Cache
+    let post0 = cache.[Hooks.ResidPost 0]
+    let pre1 = cache.[Hooks.ResidPre 1]
+    Assert.That(pre1.Data, eq post0.Data, "resid_post(0) is resid_pre(1)")
+    Assert.That(obj.ReferenceEquals(pre1.Data, post0.Data), Is.False)
+    let before = pre1.Data.[0]
+    post0.Data.[0] <- before + 1.0f
+    Assert.That(pre1.Data.[0], eq before, "editing one cached entry leaves the other alone")

@@ -10,13 +10,17 @@ public static class TrainCommand
 {
     public static readonly string[] Models = [InductionModel.Name, NegationModel.Name, ContextModel.Name, RulesModel.Name];
 
+    /// <summary>Where checkpoints go: out/train/MODEL unless told otherwise; the committed zoo only with --into-zoo.</summary>
+    public static string Folder(string model, string? output, bool intoZoo) =>
+        intoZoo ? Path.Combine(TrainedZoo.Folder, model) : output ?? Path.Combine("out", "train", model);
+
     /// <param name="intoZoo">Replace the committed checkpoints; otherwise they go to <paramref name="output"/> or out/train/MODEL.</param>
     public static int Run(string model, string? output, bool intoZoo, int? steps)
     {
         if (!Models.Contains(model)) throw new ArgumentException($"No zoo model '{model}' to train. Trainable: {string.Join(", ", Models)}.");
         if (intoZoo && output is not null) throw new ArgumentException("Give either --out or --into-zoo, not both.");
         if (intoZoo && steps is not null) throw new ArgumentException("--into-zoo replaces the committed checkpoints and needs the full recipe: drop --steps.");
-        var folder = intoZoo ? Path.Combine(TrainedZoo.Folder, model) : output ?? Path.Combine("out", "train", model);
+        var folder = Folder(model, output, intoZoo);
         if (File.Exists(folder)) throw new ArgumentException($"--out: {Path.GetFullPath(folder)} is a file, not a folder.");
         Console.Error.WriteLine($"checkpoints go to {Path.GetFullPath(folder)}{(intoZoo ? " (replacing the committed zoo checkpoints)" : "")}");
         Console.Error.WriteLine($"matrix products: {Gemm.Description}");

@@ -49,9 +49,7 @@ public static class HuggingFace
         public ConfigReader(string path)
         {
             Path = path;
-            JsonNode? node;
-            try { node = JsonNode.Parse(File.ReadAllBytes(path)); }
-            catch (JsonException e) { throw new ModelFileException(path, "not valid JSON (or not UTF-8): " + e.Message); }
+            var node = JsonFile.Parse(path);
             json = node as JsonObject ?? throw new ModelFileException(path, $"must hold a JSON object, not {(node is null ? "null" : node.GetValueKind().ToString().ToLowerInvariant())}");
         }
 

@@ -74,10 +74,7 @@ public static class PatternLens
 
     static JsonObject ReadObject(string path)
     {
-        JsonNode? node;
-        try { node = JsonNode.Parse(File.ReadAllBytes(path)); }
-        catch (JsonException e) { throw new ModelFileException(path, "not valid JSON (or not UTF-8): " + e.Message); }
-        return node as JsonObject ?? throw new ModelFileException(path, "must hold a JSON object");
+        return JsonFile.Parse(path) as JsonObject ?? throw new ModelFileException(path, "must hold a JSON object");
     }
 
     public static PatternLensPrompt ReadPrompt(PatternLensModel model, string hash) =>

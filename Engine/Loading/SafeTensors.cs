@@ -62,6 +62,7 @@ public sealed class SafeTensors
         var dataStart = 8 + (long)headerLength;
         var dataLength = length - dataStart;
 
+        JsonFile.CheckUtf8(path, headerBytes, "the header");
         JsonDocument header;
         try { header = JsonDocument.Parse(headerBytes); }
         catch (JsonException e) { throw new ModelFileException(path, "header is not valid JSON: " + e.Message); }

@@ -68,8 +68,9 @@ public sealed class HookContext
         }
         if (Caches(name))
         {
-            // The forward pass never writes to a tensor after creating it, so the cache can share its values.
-            cache[name] = new Tensor(activation.Data, activation.Shape) { Name = name };
+            // A copy per hook: one tensor can pass two hooks (resid_post of one block is resid_pre of the next), and
+            // editing one cached entry must never edit another, nor the run's own values.
+            cache[name] = new Tensor((float[])activation.Data.Clone(), activation.Shape) { Name = name };
         }
         return activation;
     }

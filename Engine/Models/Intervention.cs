@@ -82,7 +82,13 @@ public sealed record Intervention
         var selected = layout.Selection(this, activation.Shape);
         Tensor? mean = null;
         if (Kind == InterventionKind.Mean)
+        {
+            // A precomputed mean has the hook's shape with the batch (and position) axes of size 1, or the full shape.
+            if (Source is { } given && (given.Rank != activation.Rank ||
+                Enumerable.Range(0, given.Rank).Any(d => given.Shape[d] != activation.Shape[d] && !(given.Shape[d] == 1 && (d == 0 || d == layout.PositionAxis)))))
+                throw new ArgumentException($"Mean on {Hook} {activation.ShapeString} needs a mean of that shape with batch and position axes of size 1; got {given.ShapeString}.");
             mean = Source ?? layout.MeanOverBatchAndPositions(activation);
+        }
         var shape = activation.Shape;
         var index = new int[shape.Length];
         for (var i = 0; i < output.Size; i++)
@@ -127,8 +133,18 @@ public readonly record struct HookLayout(int PositionAxis, int HeadAxis)
         foreach (var p in what.Positions ?? [])
             if (PositionAxis < 0 || (uint)p >= (uint)shape[PositionAxis])
                 throw new ArgumentOutOfRangeException(nameof(what), $"Position {p} is outside {what.Hook} {Tensor.Format(shape)}.");
-        if (what.PositionsPerItem is { } perItem && perItem.Length != shape[0])
-            throw new ArgumentException($"PositionsPerItem has {perItem.Length} entries for a batch of {shape[0]} in {what.Hook}.");
+        foreach (var b in what.BatchItems ?? [])
+            if ((uint)b >= (uint)shape[0])
+                throw new ArgumentOutOfRangeException(nameof(what), $"Batch item {b} is outside {what.Hook} {Tensor.Format(shape)} (a batch of {shape[0]}).");
+        if (what.PositionsPerItem is { } perItem)
+        {
+            if (perItem.Length != shape[0])
+                throw new ArgumentException($"PositionsPerItem has {perItem.Length} entries for a batch of {shape[0]} in {what.Hook}.");
+            for (var b = 0; b < perItem.Length; b++)
+                foreach (var p in perItem[b] ?? throw new ArgumentException($"PositionsPerItem[{b}] is null in {what.Hook}."))
+                    if (PositionAxis < 0 || (uint)p >= (uint)shape[PositionAxis])
+                        throw new ArgumentOutOfRangeException(nameof(what), $"Position {p} of batch item {b} is outside {what.Hook} {Tensor.Format(shape)}.");
+        }
         var heads = what.Heads is null ? null : new HashSet<int>(what.Heads);
         var positions = what.Positions is null ? null : new HashSet<int>(what.Positions);
         var items = what.BatchItems is null ? null : new HashSet<int>(what.BatchItems);

@@ -141,6 +141,11 @@ public abstract class Transformer
             throw new ArgumentException("The attention mask must have the same [batch][pos] shape as the tokens.");
         if (options.TokenTypes is { } types && (types.Length != tokens.Length || types.Any(t => t.Length != length)))
             throw new ArgumentException("The token types must have the same [batch][pos] shape as the tokens.");
+        // Only the encoder applies padding masks and segment ids; a causal model would silently ignore them.
+        if (Config.Causal && options.AttentionMask is { } padding && padding.Any(m => m.Contains(false)))
+            throw new ArgumentException($"{Config.Family} is causal and takes no attention mask: run sequences of one length together, or one at a time.");
+        if (Config.Causal && options.TokenTypes is { } segments && segments.Any(t => t.Any(id => id != 0)))
+            throw new ArgumentException($"{Config.Family} has no token types (segment ids): they are a BERT input.");
     }
 
     /// <summary>Greedy decoding: appends the most likely next token <paramref name="steps"/> times.</summary>

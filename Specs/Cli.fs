@@ -1,0 +1,131 @@
+/// The `verification` command as a user meets it: every failure is one line `error: …` naming the file or argument,
+/// with no stack trace unless --verbose; options are checked before any work; files are written whole or not at all,
+/// and an output folder holds one run's files.
+module Verification.Specs.Cli
+
+open System
+open System.IO
+open System.Text.Json
+open NUnit.Framework
+open Verification.Cli
+open Verification.Cli.Commands
+open Verification.Engine.IO
+open Verification.Specs.Support
+
+/// Runs the CLI in this process; returns its exit code and what it wrote to standard error.
+let private cli (args: string list) =
+    let error = new StringWriter()
+    let original = Console.Error
+    Console.SetError error
+    try
+        let code = Program.Main(List.toArray args)
+        code, error.ToString()
+    finally
+        Console.SetError original
+
+let private noStackTrace (stderr: string) = Assert.That(stderr, Does.Not.Contain "   at ", "no stack trace without --verbose")
+
+/// Asserts that the command fails with exit code 1 and an `error:` line naming every one of `words`.
+let private failsWith (words: string list) (args: string list) =
+    let code, stderr = cli args
+    log stderr
+    Assert.That(code, eq 1, sprintf "exit code of %A" args)
+    Assert.That(stderr, Does.StartWith "error: ")
+    stderr |> mentions words
+    noStackTrace stderr
+
+[<Test>]
+let ``numeric options are range-checked before any work`` () =
+    [ "generate"; "--model"; "compiled-heads"; "--ids"; "1"; "--steps"; "0" ] |> failsWith [ "--steps must be at least 1 (got 0)" ]
+    [ "rules"; "--features"; "0" ] |> failsWith [ "--features must be at least 1" ]
+    [ "rules"; "--sae-steps"; "-5" ] |> failsWith [ "--sae-steps must be at least 1 (got -5)" ]
+    [ "rules"; "--latents"; "0" ] |> failsWith [ "--latents must be at least 1" ]
+    [ "bench"; "forward"; "--tokens"; "0" ] |> failsWith [ "--tokens must be between 1 and 1024" ]
+    [ "bench"; "gemm"; "--seconds"; "0" ] |> failsWith [ "--seconds must be above 0" ]
+    [ "train"; "induction"; "--steps"; "0" ] |> failsWith [ "--steps must be at least 1" ]
+    [ "bench"; "forward"; "--tokens"; "many" ] |> failsWith [ "many"; "--tokens" ]
+
+[<Test>]
+let ``an unknown detector is rejected before the model is even looked up`` () =
+    // The model does not exist either: the detector names are checked first, so no work starts on a typo.
+    [ "scan"; "--model"; "no-such-model"; "--detectors"; "previous-token,inductoin" ] |> failsWith [ "no detector named 'inductoin'"; "induction" ]
+    [ "scan"; "--patterns"; "."; "--detectors"; "induction" ] |> failsWith [ "no detector named 'induction'"; "bos" ]
+
+[<Test>]
+let ``generate refuses a prompt that fills the context and an encoder, and says when it stopped early`` () =
+    let full = String.Join(",", Array.create 128 "1")
+    [ "generate"; "--model"; "compiled-heads"; "--ids"; full ] |> failsWith [ "128 tokens"; "context holds 128"; "no room to generate" ]
+    [ "generate"; "--model"; "negation"; "--ids"; "1,2" ] |> failsWith [ "is an encoder" ]
+    let nearlyFull = String.Join(",", Array.create 126 "1")
+    let code, stderr = cli [ "generate"; "--model"; "compiled-heads"; "--ids"; nearlyFull; "--steps"; "5" ]
+    Assert.That(code, eq 0)
+    stderr |> mentions [ "stopped after 2 of 5 tokens: the context of 128 tokens is full" ]
+
+[<Test>]
+let ``train writes to out unless told to replace the committed zoo`` () =
+    Assert.That(TrainCommand.Folder("induction", null, false), eq (Path.Combine("out", "train", "induction")))
+    Assert.That(TrainCommand.Folder("induction", "elsewhere", false), eq "elsewhere")
+    Assert.That(TrainCommand.Folder("induction", null, true), Does.EndWith(Path.Combine("Zoo", "Checkpoints", "induction")))
+    [ "train"; "induction"; "--into-zoo"; "--out"; "x" ] |> failsWith [ "either --out or --into-zoo" ]
+    [ "train"; "induction"; "--into-zoo"; "--steps"; "10" ] |> failsWith [ "--into-zoo"; "full recipe" ]
+    [ "train"; "nonsense" ] |> failsWith [ "No zoo model 'nonsense'"; "induction" ]
+
+[<Test>]
+let ``I/O errors, JSON type errors, overflow and bugs each end as one line`` () =
+    let run (e: exn) verbose =
+        let error = new StringWriter()
+        let code = ErrorGuard.Run((fun () -> raise e), verbose, error)
+        code, error.ToString()
+    let code, text = run (IOException "No space left on device : '/full/out/scan/bos.csv'") false
+    Assert.That((code, text.Trim()), eq (1, "error: No space left on device : '/full/out/scan/bos.csv'"))
+    let code, text = run (UnauthorizedAccessException "Access to the path '/ro/x.csv' is denied.") false
+    Assert.That((code, text.Trim()), eq (1, "error: Access to the path '/ro/x.csv' is denied."))
+    let code, text = run (JsonException("The JSON value could not be converted to System.String.", "$.n_layer", Nullable 1L, Nullable 4L)) false
+    Assert.That(code, eq 1)
+    text |> mentions [ "malformed JSON at $.n_layer" ]
+    let code, text = run (OverflowException "Arithmetic operation resulted in an overflow.") false
+    Assert.That(code, eq 2, "an overflow that reaches the guard is our bug, said as such")
+    text |> mentions [ "error: Arithmetic operation resulted in an overflow. (OverflowException)"; "--verbose" ]
+    noStackTrace text
+    let bug = try raise (NullReferenceException "oops") with e -> e
+    let code, text = run bug true
+    Assert.That(code, eq 2)
+    text |> mentions [ "error: oops (NullReferenceException)"; "   at " ]
+
+[<Test>]
+let ``a file written atomically is either the old one or the whole new one`` () =
+    use dir = new TempFolder()
+    let path = dir.File "report.csv"
+    AtomicFile.WriteAllText(path, "old\n")
+    // A disk that fills up halfway through the write.
+    let fullDisk (stream: Stream) =
+        stream.Write("new, partly"B, 0, 11)
+        raise (IOException "No space left on device")
+    throws<IOException> (fun () -> AtomicFile.Write(path, Action<Stream> fullDisk)) |> ignore
+    Assert.That(File.ReadAllText path, eq "old\n", "the old file is untouched")
+    Assert.That(Directory.GetFiles dir.Path |> Array.map Path.GetFileName, eq [| "report.csv" |], "no temporary file is left behind")
+    AtomicFile.WriteAllText(path, "new\n")
+    Assert.That(File.ReadAllText path, eq "new\n")
+
+[<Test>]
+let ``two runs cannot write into one output folder at once`` () =
+    use dir = new TempFolder()
+    use first = OutputFolder.Open(dir.File "scan")
+    let error = throws<IOException> (fun () -> OutputFolder.Open(dir.File "scan") |> ignore)
+    error.Message |> mentions [ "another run is writing to"; "scan" ]
+    first.Dispose()
+    use again = OutputFolder.Open(dir.File "scan")
+    Assert.That(again.Path, Does.EndWith "scan")
+
+[<Test>]
+let ``a scan removes the files of an earlier scan it did not rewrite and keeps files it never wrote`` () =
+    use dir = new TempFolder()
+    let folder = dir.File "out"
+    let code, _ = cli [ "scan"; "--detectors"; "bos,duplicate-token"; "--out"; folder ]
+    Assert.That(code, eq 0)
+    File.WriteAllText(Path.Combine(folder, "my-notes.txt"), "mine")
+    let code, _ = cli [ "scan"; "--detectors"; "bos"; "--out"; folder ]
+    Assert.That(code, eq 0)
+    let files = Directory.GetFiles folder |> Array.map Path.GetFileName |> Array.sort
+    Assert.That(files, eq [| ".verification-manifest"; "bos.csv"; "bos.svg"; "my-notes.txt" |])
+    Assert.That(File.ReadAllLines(Path.Combine(folder, ".verification-manifest")), eq [| "bos.csv"; "bos.svg" |])
