@@ -97,6 +97,9 @@ public static class PatternLens
         var beyond = arrays.Keys.Where(k => k.StartsWith("blocks.", StringComparison.Ordinal) && k.EndsWith(".attn.hook_pattern", StringComparison.Ordinal)
                                             && !(int.TryParse(k["blocks.".Length..^".attn.hook_pattern".Length], out var l) && l >= 0 && l < model.Layers)).ToList();
         if (beyond.Count > 0) throw new ModelFileException(npz, $"array '{beyond[0]}' is beyond the config's {model.Layers} layers (n_layers)");
+        // Find a missing layer before allocating one slot per layer the config claims (n_layers may be absurd).
+        var missing = Enumerable.Range(0, Math.Min(model.Layers, arrays.Count + 1)).FirstOrDefault(l => !arrays.ContainsKey($"blocks.{l}.attn.hook_pattern"), -1);
+        if (missing >= 0) throw new ModelFileException(npz, $"no array 'blocks.{missing}.attn.hook_pattern' (the config says {model.Layers} layers)");
         var layers = new float[model.Layers][];
         for (var l = 0; l < model.Layers; l++)
         {
