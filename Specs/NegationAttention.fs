@@ -103,66 +103,117 @@ let ``the negation model fills the mask with liked or hated exactly as the negat
     log (sprintf "held-out accuracy %.3f" accuracy)
     Assert.That(accuracy, eq 1.0)
 
-/// Per head, over held-out negated sentences: mean attention mask → negation, adjective → negation, negation → adjective.
-let private negationAttention =
+/// One negated held-out sentence: its patterns and the positions of the negation word, the adjective and the mask.
+let private negatedSentences =
     lazy
-        (let negated =
-            heldOut.Force()
-            |> Array.filter (fun s -> s.Tokens |> Array.exists (fun t -> PatternMetrics.IsNegation(bert.TokenText t)))
-         let measures =
-             [ for s in negated ->
-                   let p = patternsOf s.Tokens
-                   let n = s.Tokens |> Array.findIndex (fun t -> PatternMetrics.IsNegation(bert.TokenText t))
-                   let a = (s.Tokens |> Array.findIndex (fun t -> bert.TokenText t = ".")) - 1 // the adjective ends the clause
-                   [ for (l, h) in heads -> p.A(l, h, s.MaskPosition, n), p.A(l, h, a, n), p.A(l, h, n, a) ], 1.0 / float p.Length ]
-         let mean i j = measures |> List.averageBy (fun (m, _) -> let (x, y, z) = m.[i] in float (match j with 0 -> x | 1 -> y | _ -> z))
-         let baseline = measures |> List.averageBy snd
-         negated.Length, baseline, [ for i in 0 .. heads.Length - 1 -> heads.[i], mean i 0, mean i 1, mean i 2 ])
+        [ for s in heldOut.Force() do
+              match s.Tokens |> Array.tryFindIndex (fun t -> PatternMetrics.IsNegation(bert.TokenText t)) with
+              | Some n ->
+                  let a = (s.Tokens |> Array.findIndex (fun t -> bert.TokenText t = ".")) - 1 // the adjective ends the clause
+                  yield patternsOf s.Tokens, n, a, s.MaskPosition
+              | None -> () ]
+
+/// One direction of the claim in one head: per sentence the target attention and its control, and their paired difference.
+type private Direction = { Head: int * int; Target: float[]; Control: float[]; Difference: Interval }
+
+/// The criterion, fixed before measuring: a direction is specific in a head when the paired difference target − control
+/// has a bootstrap interval above 0 and the mean target is at least twice the mean control. An interval that
+/// straddles 0 is borderline.
+let private specific (d: Direction) = d.Difference.Side 0.0 = 1 && Array.average d.Target >= 2.0 * Array.average d.Control
+
+let private direction (l, h) (target: (PromptPatterns * int * int * int) -> float) (control: (PromptPatterns * int * int * int) -> float) =
+    let sentences = negatedSentences.Force()
+    let t = sentences |> List.map target |> List.toArray
+    let c = sentences |> List.map control |> List.toArray
+    { Head = (l, h); Target = t; Control = c; Difference = Bootstrap.Mean(Array.map2 (-) t c, seed = 31) }
+
+/// Mean attention from query q to every key but the excluded ones, and from every query but the excluded ones to key k.
+let private meanToKeysExcept (p: PromptPatterns) l h q (except: int list) =
+    [ for k in 0 .. p.Length - 1 do if not (List.contains k except) then float (p.A(l, h, q, k)) ] |> List.average
+let private meanFromQueriesExcept (p: PromptPatterns) l h k (except: int list) =
+    [ for q in 0 .. p.Length - 1 do if not (List.contains q except) then float (p.A(l, h, q, k)) ] |> List.average
 
 [<Test>]
-let ``attention between the negation word and the adjective it negates is far above baseline in both directions`` () =
-    let (count, baseline, rows) = negationAttention.Force()
-    let table = Table(Column("head", 0), Column("mask → negation", 3), Column("adjective → negation", 3), Column("negation → adjective", 3))
-    for ((l, h), m, a, n) in rows do
-        table.AddRow(HeadScores.Name(l, h), m, a, n) |> ignore
+let ``attention between the negation word and the adjective it negates, in both directions, against attention from and to the other tokens`` () =
+    let sentences = negatedSentences.Force()
+    // Adjective → not, controlled by every other token (the mask and "not" itself included) → not; not → adjective,
+    // controlled by not → every other key (itself included).
+    let toNegation =
+        [ for (l, h) in heads ->
+              direction (l, h) (fun (p, n, a, _) -> float (p.A(l, h, a, n))) (fun (p, n, a, _) -> meanFromQueriesExcept p l h n [ a ]) ]
+    let fromNegation =
+        [ for (l, h) in heads ->
+              direction (l, h) (fun (p, n, a, _) -> float (p.A(l, h, n, a))) (fun (p, n, a, _) -> meanToKeysExcept p l h n [ a ]) ]
+    let maskToNegation = [ for (l, h) in heads -> sentences |> List.averageBy (fun (p, n, _, m) -> float (p.A(l, h, m, n))) ]
+    let baseline = sentences |> List.averageBy (fun (p, _, _, _) -> 1.0 / float p.Length)
+    let table =
+        Table(Column("head", 0), Column("direction", 0), Column("target", 3), Column("control", 3), Column("target − control", 3),
+              Column("95% low", 3), Column("95% high", 3), Column("specific", 0))
+    for d in toNegation @ fromNegation do
+        let name = if List.contains d toNegation then "adjective → not vs other tokens → not" else "not → adjective vs not → other keys"
+        table.AddRow(HeadScores.Name d.Head, name, Array.average d.Target, Array.average d.Control, d.Difference.Mean, d.Difference.Low,
+                     d.Difference.High, (if specific d then "yes" elif d.Difference.Side 0.0 = 0 then "borderline" else "no")) |> ignore
     Approve.Table table
-    let maxOf f = rows |> List.map f |> List.max
-    let mask = maxOf (fun (_, m, _, _) -> m)
-    let toNegation = maxOf (fun (_, _, a, _) -> a)
-    let fromNegation = maxOf (fun (_, _, _, n) -> n)
-    log (sprintf "%d negated sentences; uniform baseline %.3f; best heads: mask→neg %.2f, adj→neg %.2f, neg→adj %.2f" count baseline mask toNegation fromNegation)
-    let strong x = x > 3.0 * baseline
+    let mask = Table(Column("head", 0), Column("mask → not", 3), Column("uniform baseline", 3))
+    List.iteri (fun i (l, h) -> mask.AddRow(HeadScores.Name(l, h), maskToNegation.[i], baseline) |> ignore) heads
+    Approve.Table(mask, "mask")
+    let verdictOf (ds: Direction list) =
+        if ds |> List.exists specific then Verdict.Holds
+        elif ds |> List.exists (fun d -> d.Difference.Side 0.0 = 0) then Verdict.Borderline
+        else Verdict.Refuted
+    let toVerdict, fromVerdict = verdictOf toNegation, verdictOf fromNegation
+    let best (ds: Direction list) = ds |> List.maxBy (fun d -> d.Difference.Mean)
+    let describe (d: Direction) =
+        sprintf "best L%dH%d %.2f vs control %.2f, difference %O" (fst d.Head) (snd d.Head) (Array.average d.Target) (Array.average d.Control) d.Difference
+    log (sprintf "%d negated sentences; adjective → not: %A; not → adjective: %A" sentences.Length toVerdict fromVerdict)
     Approve.Finding(
         Finding("3.1", "strong attention between the negation word and the term it negates, in both directions",
-                "chandanms/tinyllm-mechinter; CLAIMS.md calibration adj→not 0.42, not→adj 0.45, baseline 0.08", "zoo: negation",
-                "both directions far above the uniform baseline (> 3×)",
-                sprintf "baseline %.3f; best head adjective → negation %.2f, negation → adjective %.2f; mask → negation %.2f" baseline toNegation fromNegation mask,
-                (match strong toNegation, strong fromNegation with
-                 | true, true -> Verdict.Holds
-                 | false, false -> Verdict.Refuted
-                 | _ -> Verdict.Partly)))
-    Assert.That(mask, Is.GreaterThan 0.95, "one head sends the mask's attention to the negation word (calibration: 1.00)")
-    Assert.That(toNegation, Is.GreaterThan(3.0 * baseline), "adjective → negation")
-    Assert.That(fromNegation, Is.GreaterThan(3.0 * baseline), "negation → adjective")
+                "chandanms/tinyllm-mechinter (qualitative)", "zoo: negation",
+                "each direction specific in some head: paired difference to its control (other tokens → not; not → other keys) with a 95 % bootstrap interval above 0 and target ≥ 2× control",
+                sprintf "adjective → not %s (%s); not → adjective %s (%s); %d sentences" (Finding.VerdictText toVerdict) (describe (best toNegation))
+                    (Finding.VerdictText fromVerdict) (describe (best fromNegation)) sentences.Length,
+                (match toVerdict, fromVerdict with
+                 | Verdict.Holds, Verdict.Holds -> Verdict.Holds
+                 | Verdict.Holds, _ | _, Verdict.Holds -> Verdict.Partly
+                 | Verdict.Refuted, Verdict.Refuted -> Verdict.Refuted
+                 | _ -> Verdict.Borderline)))
+    Assert.That(sentences.Length, Is.GreaterThanOrEqualTo 30, "enough negated sentences for an interval")
+    Assert.That(List.max maskToNegation, Is.GreaterThan 0.95, "one head sends the mask's attention to the negation word (calibration: 1.00)")
 
 [<Test>]
-let ``mean attention distance is slightly larger in layer 1 than in layer 0 of the negation model`` () =
+let ``whether layer 1 attends more broadly than layer 0 of the negation model is decided by a paired comparison over sentences`` () =
     let prompts = heldOut.Force() |> Array.map (fun s -> patternsOf s.Tokens)
     let d = PatternMetrics.MeanAttentionDistance prompts
     let uniform = PatternMetrics.UniformAttentionDistance(prompts, causal = false)
+    // Per sentence: the mean attention distance of layer 1's heads minus layer 0's.
+    let perSentence =
+        prompts |> Array.map (fun p ->
+            let m = PatternMetrics.MeanAttentionDistance [ p ]
+            (m.[1, 0] + m.[1, 1]) / 2.0 - (m.[0, 0] + m.[0, 1]) / 2.0)
+    let difference = Bootstrap.Mean(perSentence, seed = 32)
     let layer l = (d.[l, 0] + d.[l, 1]) / 2.0
     let table = Table(Column("head", 0), Column("mean attention distance", 3))
     for (l, h) in heads do
         table.AddRow(HeadScores.Name(l, h), d.[l, h]) |> ignore
     table.AddRow("uniform", uniform) |> ignore
+    table.AddRow("layer 1 − layer 0 (mean over sentences)", difference.Mean) |> ignore
+    table.AddRow("95% interval, low", difference.Low) |> ignore
+    table.AddRow("95% interval, high", difference.High) |> ignore
     Approve.Table table
+    let verdict =
+        match difference.Side 0.0 with
+        | 1 -> Verdict.Holds
+        | -1 -> Verdict.Refuted
+        | _ -> Verdict.Borderline
     Approve.Finding(
         Finding("3.2", "layer 0 attends locally, layer 1 more broadly (mean attention distance grows with layer)",
                 "chandanms/tinyllm-mechinter; CLAIMS.md calibration found it did not grow (4.4, 3.9 → 4.6, 2.7)", "zoo: negation",
-                "layer 1 > layer 0", sprintf "layer 0 %.2f, layer 1 %.2f (uniform %.2f)" (layer 0) (layer 1) uniform,
-                (if layer 1 > layer 0 then Verdict.Holds else Verdict.Refuted)))
-    Assert.That(layer 1, Is.GreaterThan(layer 0))
-    Assert.That(layer 1, Is.LessThan(layer 0 * 1.2), "slightly: within 20 %")
+                "per-sentence difference layer 1 − layer 0 with a 95 % bootstrap interval above 0",
+                sprintf "layer 0 %.2f, layer 1 %.2f (uniform %.2f); difference %O over %d sentences" (layer 0) (layer 1) uniform difference prompts.Length,
+                verdict))
+    Assert.That(difference.Count, eq prompts.Length, "one paired difference per sentence")
+    Assert.That(difference.Low, Is.LessThanOrEqualTo difference.Mean)
+    Assert.That(difference.High, Is.GreaterThanOrEqualTo difference.Mean)
 
 /// The source's sentence pairs, and its counterfactual pair.
 let sourcePairs =
@@ -203,14 +254,34 @@ let ``the source's plots of The movie was not good: raw attention and value-weig
     for (l, h) in heads do
         Approve.Svg(Patterns.Heatmap(p, l, h, sprintf "negation model L%dH%d: The movie was not good." l h), sprintf "attention_L%dH%d" l h)
         let cosine = PatternMetrics.RowCosine(valuesOf tokens l h)
+        // What the two plots show: each row a distribution over keys; each position's value output at cosine 1 with itself.
+        for q in 0 .. p.Length - 1 do
+            Assert.That([ 0 .. p.Length - 1 ] |> List.sumBy (fun k -> float (p.A(l, h, q, k))), Is.EqualTo(1.0).Within(1e-5), sprintf "L%dH%d row %d" l h q)
+            Assert.That(cosine.[q, q], Is.EqualTo(1.0).Within(1e-6))
+        Assert.That(cosine |> Seq.cast<float> |> Seq.forall (fun c -> c >= -1.0 - 1e-9 && c <= 1.0 + 1e-9), Is.True)
         Approve.Svg(Plot.AttentionHeatmap(cosine, labels, labels, sprintf "value-weighted cosine L%dH%d" l h, ColourScale(-1.0, 1.0, Diverging = true)),
                     sprintf "value_cosine_L%dH%d" l h)
 
 [<Test>]
 let ``the counterfactual pair John gave Mary the book and Mary gave John the book at layer 1 head 0`` () =
-    for sentence in [ "John gave Mary the book"; "Mary gave John the book" ] do
-        let p = patternsOf (bert.Encode sentence)
-        Approve.Svg(Patterns.Heatmap(p, 1, 0, sprintf "negation model L1H0: %s" sentence), Approve.Slug sentence)
+    let patterns =
+        [ for sentence in [ "John gave Mary the book"; "Mary gave John the book" ] ->
+              let p = patternsOf (bert.Encode sentence)
+              Approve.Svg(Patterns.Heatmap(p, 1, 0, sprintf "negation model L1H0: %s" sentence), Approve.Slug sentence)
+              p ]
+    // The pair has one token length, so its patterns compare cell by cell. The negation model never saw "john" or
+    // "mary" in training: their embedding rows are zero, so the swap cannot change anything on this model. The source's
+    // contrast needs real weights (bert-tiny); here the plot shows the control case.
+    let a, b = patterns.[0], patterns.[1]
+    Assert.That(a.Length, eq b.Length)
+    let embedding = negation.Force().Parameter "embed.W_E"
+    let width = embedding.Shape.[1]
+    for name in [ "john"; "mary" ] do
+        let id = (bert.Encode name).[1]
+        Assert.That(embedding.Data.[id * width .. (id + 1) * width - 1] |> Array.forall ((=) 0.0f), Is.True, sprintf "'%s' is untrained" name)
+    let m = PatternMetrics.Counterfactual(a.Matrix(1, 0), b.Matrix(1, 0), Array2D.zeroCreate a.Length 1, Array2D.zeroCreate b.Length 1)
+    log (sprintf "L1H0: max |P1 − P2| %.3f, mean %.4f, pattern r %.3f" m.MaxAbsDifference m.MeanAbsDifference m.PatternCorrelation)
+    Assert.That(m.MaxAbsDifference, Is.LessThan 1e-6, "two untrained names are one token to this model")
 
 // ---- published: bert-tiny ---------------------------------------------------------------------------------------
 

@@ -10,6 +10,9 @@ public enum Verdict
 
     /// <summary>Part of the claim holds.</summary>
     Partly,
+
+    /// <summary>The measurement's interval straddles the claim's threshold: neither holds nor refuted.</summary>
+    Borderline,
 }
 
 /// <summary>
@@ -24,6 +27,7 @@ public sealed record Finding(string Id, string Claim, string Source, string Mode
     {
         Verdict.Holds => "holds",
         Verdict.Refuted => "refuted on this model",
+        Verdict.Borderline => "borderline",
         _ => "partly holds",
     };
 

@@ -27,7 +27,9 @@ public static class FindingsIndex
         text.Append("numbers say the claim does not hold there.\n\n");
         text.Append($"{rows.Count} claims measured; {rows.Count(r => r.Contains("| holds |", StringComparison.Ordinal))} hold, ");
         text.Append($"{rows.Count(r => r.Contains("| partly holds |", StringComparison.Ordinal))} partly hold, ");
-        text.Append($"{rows.Count(r => r.Contains("| refuted on this model |", StringComparison.Ordinal))} are refuted on the model they were measured on.\n\n");
+        text.Append($"{rows.Count(r => r.Contains("| refuted on this model |", StringComparison.Ordinal))} are refuted on the model they were measured on");
+        var borderline = rows.Count(r => r.Contains("| borderline |", StringComparison.Ordinal));
+        text.Append(borderline > 0 ? $"; {borderline} are borderline (the interval straddles the threshold).\n\n" : ".\n\n");
         text.Append("## Measured here (zoo models and real attention patterns)\n\n");
         text.Append("| id | claim | source | model | expected | measured | verdict | evidence |\n");
         text.Append("| --- | --- | --- | --- | --- | --- | --- | --- |\n");
