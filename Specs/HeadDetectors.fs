@@ -129,6 +129,13 @@ let ``TransformerLens's scores and the copying scores of the compiled model are 
         let table = scan.Force().Table name
         Approve.Table(ScanReport.ToTable table, ScanReport.Slug name)
         Approve.Svg(ScanReport.ToSvg(table, "compiled-heads"), ScanReport.Slug name)
+    // TransformerLens's scores find the heads built for each job: its best head is the one our detector flags.
+    let bestName (t: HeadScores) = t.Best |> fun struct (l, h, _) -> HeadScores.Name(l, h)
+    for (tl, ours) in [ "TL previous_token (mul)", "previous-token"; "TL duplicate_token (mul)", "duplicate-token"; "TL induction (mul)", "induction" ] do
+        Assert.That(bestName (scan.Force().Table tl), eq (builtFor |> List.find (fun (d, _) -> d = ours) |> snd |> List.head), tl)
+    // Copying scores are Σ Re(λ) / Σ |λ|: always within [−1, 1].
+    let copying = scan.Force().Table "copying"
+    Assert.That(copying.Values |> Seq.cast<float> |> Seq.forall (fun v -> v >= -1.0 - 1e-9 && v <= 1.0 + 1e-9), Is.True)
 
 // ---- definitions in isolation -------------------------------------------------------------------------------------
 
@@ -262,7 +269,12 @@ let ``the GPT-2 protocol runs in CI on the zoo's context model, which has GPT-2'
         let names = t.Flagged |> Seq.map (fun struct (l, h, v) -> sprintf "%s %.3f" (HeadScores.Name(l, h)) v) |> String.concat ", "
         let struct (bl, bh, bv) = t.Best
         table.AddRow(detector, names, sprintf "%s %.3f" (HeadScores.Name(bl, bh)) bv) |> ignore
+        // The protocol measured every head of the model with a finite score.
+        Assert.That((t.Layers, t.Heads), eq (ContextModel.Config.LayerCount, ContextModel.Config.HeadCount), detector)
+        Assert.That(t.Values |> Seq.cast<float> |> Seq.forall Double.IsFinite, Is.True, detector)
     Approve.Table table
+    // GPT-2's protocol (ARENA's) puts BOS first: every real-text prompt starts with <|endoftext|>.
+    Assert.That(scan.Notes |> Seq.exists (fun n -> n.StartsWith "induction:"), Is.True)
 
 [<Test>]
 let ``TransformerLens's demo prompt is 25 GPT-2 tokens with BOS, and the demo's scoring runs on the context model`` () =

@@ -2,8 +2,9 @@
 from the definitions in CLAIMS.md §1, as an independent check of the engine's Detectors/DetectionMatrices.
 
 Run:  /usr/bin/python3 Fixtures/Golden/make_pattern_lens.py ../shared/patterns/pattern-lens-demo
-Writes Fixtures/Golden/pattern_lens.json: per model, [layer][head] matrices of each score (numbers derived from the
-shared data; none of the data itself is copied).
+Writes Fixtures/Golden/pattern_lens.json: per model, [layer][head] matrices of each score, and for each flagging
+detector a 95 % percentile bootstrap interval over prompts with each head's call against the threshold (flagged,
+borderline, not flagged). Numbers derived from the shared data; none of the data itself is copied.
 """
 import glob
 import io
@@ -93,12 +94,75 @@ def scores(prompts):
     return {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in out.items()}
 
 
+# Flag thresholds of CLAIMS.md §1 (score > threshold flags a head).
+THRESHOLDS = {"previous-token": 0.3, "BOS": 0.1, "positional": 0.3, "duplicate-token": 0.3, "delimiter": 2.0}
+
+
+def per_prompt(prompts, max_offset):
+    """Each flagging detector as a ratio of sums over prompts: per prompt, its numerator [L, H] and denominator."""
+    stats = []
+    for tokens, a in prompts:
+        T = a.shape[-1]
+        s = {}
+        s["previous-token"] = (np.diagonal(a, offset=-1, axis1=2, axis2=3).sum(-1), T - 1)
+        s["BOS"] = (a[:, :, :, 0].sum(-1), T)
+        s["positional"] = (np.stack([np.diagonal(a, offset=-d, axis1=2, axis2=3).sum(-1) if d < T else np.zeros(a.shape[:2])
+                                     for d in range(max_offset)], -1),
+                           np.array([max(T - d, 0) for d in range(max_offset)], dtype=float))
+        dup = np.zeros(a.shape[:2]); count = 0
+        for q in range(len(tokens)):
+            earlier = [k for k in range(q) if tokens[k] == tokens[q]]
+            if earlier:
+                dup += a[:, :, q, earlier].sum(-1); count += 1
+        s["duplicate-token"] = (dup, count)
+        d = np.array([is_delimiter(t) for t in tokens], dtype=float)
+        s["delimiter"] = ((a * d[None, None, None, :]).sum(-1).sum(-1), (len(tokens), d.sum(), len(tokens)))
+        stats.append(s)
+    return stats
+
+
+def pooled(stats, index):
+    """The five scores over the prompts in `index` (with repeats), pooled exactly as scores() pools them."""
+    out = {}
+    for name in ["previous-token", "BOS", "duplicate-token"]:
+        out[name] = sum(stats[i][name][0] for i in index) / sum(stats[i][name][1] for i in index)
+    profile = sum(stats[i]["positional"][0] for i in index) / sum(stats[i]["positional"][1] for i in index)
+    out["positional"] = profile[:, :, 1:].max(-1)
+    mass = sum(stats[i]["delimiter"][0] for i in index)
+    queries = sum(stats[i]["delimiter"][1][0] for i in index)
+    delimiters = sum(stats[i]["delimiter"][1][1] for i in index)
+    total = sum(stats[i]["delimiter"][1][2] for i in index)
+    out["delimiter"] = (mass / queries) / (delimiters / total)
+    return out
+
+
+def intervals(prompts, max_offset, resamples=1000, seed=20261201):
+    """Percentile 95 % bootstrap intervals over prompts of each flagging score, and each head's call against its
+    threshold: "flagged" (interval above), "borderline" (straddles), or "not flagged"."""
+    stats = per_prompt(prompts, max_offset)
+    rng = np.random.default_rng(seed)
+    draws = {name: [] for name in THRESHOLDS}
+    for _ in range(resamples):
+        index = rng.integers(0, len(prompts), len(prompts))
+        for name, value in pooled(stats, index).items():
+            draws[name].append(value)
+    point = pooled(stats, range(len(prompts)))
+    result = {}
+    for name, threshold in THRESHOLDS.items():
+        d = np.stack(draws[name])
+        low, high = np.percentile(d, 2.5, axis=0), np.percentile(d, 97.5, axis=0)
+        call = np.where(low > threshold, "flagged", np.where(high < threshold, "not flagged", "borderline"))
+        result[name] = {"threshold": threshold, "score": point[name].tolist(), "low": low.tolist(), "high": high.tolist(), "call": call.tolist()}
+    return {"resamples": resamples, "seed": seed, "level": 0.95, "detectors": result}
+
+
 root = sys.argv[1] if len(sys.argv) > 1 else "../shared/patterns/pattern-lens-demo"
 result = {"generator": "Fixtures/Golden/make_pattern_lens.py", "numpy": np.__version__, "models": {}}
 for folder in sorted(glob.glob(os.path.join(root, "*", "model_cfg.json"))):
     model_folder = os.path.dirname(folder)
     cfg, prompts = load(model_folder)
     result["models"][cfg["model_name"]] = scores(prompts)
+    result["models"][cfg["model_name"]]["bootstrap"] = intervals(prompts, result["models"][cfg["model_name"]]["positional max offset"])
     print(cfg["model_name"], len(prompts), "prompts")
 path = os.path.join(os.path.dirname(__file__), "pattern_lens.json")
 json.dump(result, open(path, "w"), separators=(",", ":"))
