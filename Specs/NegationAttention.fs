@@ -306,14 +306,69 @@ let ``the bert-tiny protocol runs on the zoo's bert-tiny-shaped model`` () =
         table.AddRow(HeadScores.Name(l, h), v) |> ignore
     Approve.Table table
 
+/// Opens a bert-tiny folder as the published spec does. prajjwal1/bert-tiny ships pytorch_model.bin, which this engine
+/// cannot read yet: such a folder ends Inconclusive with that reason, never a loader crash.
+let loadBertTiny (path: string) =
+    if IO.File.Exists(IO.Path.Combine(path, "pytorch_model.bin")) && not (IO.File.Exists(IO.Path.Combine(path, "model.safetensors"))) then
+        Assert.Inconclusive(sprintf "%s holds pytorch_model.bin only: %s" path Verification.Engine.Loading.HuggingFace.PyTorchOnly)
+    let model = Verification.Engine.Loading.ModelLoader.Load path
+    model, Verification.Engine.Tokenizers.TokenizerLoader.Load(path, model.Config.VocabularySize)
+
+/// The published protocol on a bert-tiny folder: [CLS] The cat sat on the chair. [SEP], each head's largest attention probability.
+let bertTinyMeasured (path: string) =
+    let model, tokenizer = loadBertTiny path
+    let tokens = tokenizer.Encode "The cat sat on the chair."
+    tokens.Length, maxAttentionPerHead model tokens
+
 [<Test; Category("Published")>]
 let ``bert-tiny's maximum attention per head on The cat sat on the chair is 0 958, 0 424, 0 890 and 0 827`` () =
     let found, path, _ = Verification.Fixtures.Real.SharedData.Locator.TryFind "prajjwal1/bert-tiny"
     if not found then
         Assert.Inconclusive(
             "prajjwal1/bert-tiny is not on this machine. " + Verification.Engine.Loading.ModelLocator.DownloadHint "bert-tiny")
-    let model = Verification.Engine.Loading.ModelLoader.Load path
-    let tokenizer = Verification.Engine.Tokenizers.TokenizerLoader.Load(path, model.Config.VocabularySize)
-    let measured = maxAttentionPerHead model (tokenizer.Encode "The cat sat on the chair.") |> Map.ofList
+    let length, measured = bertTinyMeasured path
+    Assert.That(length, eq 9)
+    let measured = Map.ofList measured
     for ((l, h), expected) in bertTinyPublished do
         Assert.That(measured.[(l, h)], Is.EqualTo(expected).Within(0.0015), sprintf "L%dH%d" l h)
+
+/// A folder laid out as prajjwal1/bert-tiny is: config.json with its keys (no model_type, no architectures), vocab.txt,
+/// and the weights under BertForMaskedLM's names, here the zoo's negation model's.
+let private bertTinyStandIn (dir: string) =
+    let c = negation.Force().Config
+    let config = Text.Json.Nodes.JsonObject()
+    for (key, value) in
+        [ "hidden_size", c.ModelWidth; "num_attention_heads", c.HeadCount; "num_hidden_layers", c.LayerCount; "intermediate_size", c.MlpWidth
+          "vocab_size", c.VocabularySize; "max_position_embeddings", c.ContextLength; "type_vocab_size", c.TypeVocabularySize ] do
+        config.[key] <- Text.Json.Nodes.JsonValue.Create value
+    config.["hidden_act"] <- Text.Json.Nodes.JsonValue.Create "gelu"
+    config.["initializer_range"] <- Text.Json.Nodes.JsonValue.Create 0.02
+    config.["hidden_dropout_prob"] <- Text.Json.Nodes.JsonValue.Create 0.1
+    config.["attention_probs_dropout_prob"] <- Text.Json.Nodes.JsonValue.Create 0.1
+    Verification.Engine.Loading.HuggingFace.SaveBert(negation.Force(), dir, config)
+    IO.File.Copy(Verification.Fixtures.Real.SharedData.BertVocabulary, IO.Path.Combine(dir, "vocab.txt"))
+    dir
+
+[<Test>]
+let ``the bert-tiny spec runs end to end on a stand-in folder laid out like prajjwal1 bert-tiny`` () =
+    use dir = new TempFolder()
+    let folder = bertTinyStandIn dir.Path
+    Assert.That(IO.File.ReadAllText(IO.Path.Combine(folder, "config.json")), Does.Not.Contain "model_type", "as the real repository's")
+    let length, measured = bertTinyMeasured folder
+    Assert.That(length, eq 9)
+    // The stand-in is the negation model: through Hugging Face's names and the family inferred from them, the same numbers.
+    let direct = maxAttentionPerHead (negation.Force()) (bert.Encode "The cat sat on the chair.")
+    Assert.That(measured |> List.map fst, eq (bertTinyPublished |> List.map fst), "one value per published head")
+    for (((l, h), ours), (_, expected)) in List.zip measured direct do
+        Assert.That(ours, Is.EqualTo(expected).Within(1e-6), sprintf "L%dH%d" l h)
+
+[<Test>]
+let ``a bert-tiny folder with only pytorch_model bin ends the spec Inconclusive with the reason, not a crash`` () =
+    use dir = new TempFolder()
+    let folder = bertTinyStandIn dir.Path
+    IO.File.Move(IO.Path.Combine(folder, "model.safetensors"), IO.Path.Combine(folder, "pytorch_model.bin"))
+    let e = throws<InconclusiveException> (fun () -> bertTinyMeasured folder |> ignore)
+    e.Message |> mentions [ "pytorch_model.bin only"; "TorchSharp.PyBridge" ]
+    // The loader itself says the same, as a ModelFileException naming the file.
+    (throws<Verification.Engine.Loading.ModelFileException> (fun () -> Verification.Engine.Loading.ModelLoader.Load folder |> ignore)).Message
+    |> mentions [ "model.safetensors"; "only pytorch_model.bin" ]

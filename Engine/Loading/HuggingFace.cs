@@ -13,6 +13,11 @@ namespace Verification.Engine.Loading;
 /// </summary>
 public static class HuggingFace
 {
+    /// <summary>The problem reported for a folder that holds a PyTorch pickle (pytorch_model.bin) and no safetensors.</summary>
+    public const string PyTorchOnly =
+        "only pytorch_model.bin is there: reading a PyTorch pickle needs TorchSharp.PyBridge, which this engine does not use yet; " +
+        "convert it once with `python -c \"import torch, safetensors.torch as s; s.save_file(torch.load('pytorch_model.bin'), 'model.safetensors')\"`";
+
     public static Transformer Load(string directory)
     {
         var configPath = Path.Combine(directory, "config.json");
@@ -21,13 +26,15 @@ public static class HuggingFace
         if (!File.Exists(weightsPath))
         {
             var hint = File.Exists(Path.Combine(directory, "pytorch_model.bin"))
-                ? "only pytorch_model.bin is there: convert it with safetensors' convert script, or download model.safetensors"
+                ? PyTorchOnly
                 : "file not found";
             throw new ModelFileException(weightsPath, hint);
         }
         var c = new ConfigReader(configPath);
         var file = SafeTensors.Open(weightsPath);
-        var type = (c.String("model_type") ?? "").ToLowerInvariant();
+        // Some repositories' config.json has no model_type (prajjwal1/bert-tiny): infer the family from architectures
+        // or, failing that, from the tensor names.
+        var type = (c.String("model_type") ?? InferFamily(c, file) ?? "").ToLowerInvariant();
         // Anything still wrong below (a tensor whose shape does not fit the config) names the weights file.
         return ModelFileException.Guard(weightsPath, () => type switch
         {
@@ -36,6 +43,22 @@ public static class HuggingFace
             "llama" => Llama(c, file),
             _ => throw new ModelFileException(configPath, $"model_type '{type}' is not supported (gpt2, bert, llama)", field: "model_type"),
         });
+    }
+
+    /// <summary>gpt2, bert or llama from config.json's "architectures" (GPT2LMHeadModel, BertForMaskedLM, …) or the tensor names.</summary>
+    static string? InferFamily(ConfigReader c, SafeTensors file)
+    {
+        foreach (var architecture in c.Strings("architectures"))
+        {
+            if (architecture.StartsWith("GPT2", StringComparison.Ordinal)) return "gpt2";
+            if (architecture.StartsWith("Bert", StringComparison.Ordinal)) return "bert";
+            if (architecture.StartsWith("Llama", StringComparison.Ordinal)) return "llama";
+        }
+        bool Has(string name) => file.Contains(name);
+        if (Has("wte.weight") || Has("transformer.wte.weight")) return "gpt2";
+        if (Has("embeddings.word_embeddings.weight") || Has("bert.embeddings.word_embeddings.weight")) return "bert";
+        if (Has("model.embed_tokens.weight")) return "llama";
+        return null;
     }
 
     /// <summary>
@@ -84,6 +107,15 @@ public static class HuggingFace
             if (!json.TryGetPropertyValue(key, out var node) || node is null) return fallback;
             if (node is not JsonValue v || !v.TryGetValue<double>(out var d)) throw new ModelFileException(Path, $"must be a number, not {Kind(node)}", field: key);
             return (float)d;
+        }
+
+        /// <summary>A list of strings (an absent key is an empty list).</summary>
+        public IReadOnlyList<string> Strings(string key)
+        {
+            if (!json.TryGetPropertyValue(key, out var node) || node is null) return [];
+            if (node is not JsonArray array || array.Any(n => n is not JsonValue v || v.GetValueKind() != JsonValueKind.String))
+                throw new ModelFileException(Path, $"must be a list of strings, not {Kind(node)}", field: key);
+            return [.. array.Select(n => n!.GetValue<string>())];
         }
 
         public bool Bool(string key, bool fallback)
@@ -319,6 +351,57 @@ public static class HuggingFace
         var unused = file.Tensors.Keys.Where(k => !used.Contains(k) && !ignorable(k)).ToList();
         if (unused.Count > 0)
             throw new ModelFileException(file.Path, $"tensors this loader does not know: {string.Join(", ", unused.Take(6))}{(unused.Count > 6 ? ", …" : "")}");
+    }
+
+    /// <summary>
+    /// Writes a BERT model as Hugging Face's BertForMaskedLM saves it (bert.* and cls.predictions.*, matrices [out, in])
+    /// with the given config.json, so a folder laid out like a real download can be made from a zoo model.
+    /// </summary>
+    public static void SaveBert(BertModel model, string directory, JsonObject config)
+    {
+        var c = model.Config;
+        Directory.CreateDirectory(directory);
+        var t = new List<KeyValuePair<string, Tensor>>();
+        Tensor Linear(string ours) // [in, out] → [out, in]
+        {
+            var w = model.Parameter(ours);
+            return Llama2c.Transpose(w.Data, w.Shape[0], w.Shape[1]);
+        }
+        void Add(string name, Tensor tensor) => t.Add(new(name, tensor));
+        Add("bert.embeddings.word_embeddings.weight", model.Parameter("embed.W_E"));
+        Add("bert.embeddings.position_embeddings.weight", model.Parameter("pos_embed.W_pos"));
+        Add("bert.embeddings.token_type_embeddings.weight", model.Parameter("token_type_embed.W_token_type"));
+        Add("bert.embeddings.LayerNorm.weight", model.Parameter("embed_ln.w"));
+        Add("bert.embeddings.LayerNorm.bias", model.Parameter("embed_ln.b"));
+        for (var l = 0; l < c.LayerCount; l++)
+        {
+            var e = $"bert.encoder.layer.{l}.";
+            foreach (var (hf, ours) in new[] { ("query", "Q"), ("key", "K"), ("value", "V") })
+            {
+                Add(e + $"attention.self.{hf}.weight", Linear($"blocks.{l}.attn.W_{ours}"));
+                Add(e + $"attention.self.{hf}.bias", model.Parameter($"blocks.{l}.attn.b_{ours}"));
+            }
+            Add(e + "attention.output.dense.weight", Linear($"blocks.{l}.attn.W_O"));
+            Add(e + "attention.output.dense.bias", model.Parameter($"blocks.{l}.attn.b_O"));
+            Add(e + "attention.output.LayerNorm.weight", model.Parameter($"blocks.{l}.ln1.w"));
+            Add(e + "attention.output.LayerNorm.bias", model.Parameter($"blocks.{l}.ln1.b"));
+            Add(e + "intermediate.dense.weight", Linear($"blocks.{l}.mlp.W_in"));
+            Add(e + "intermediate.dense.bias", model.Parameter($"blocks.{l}.mlp.b_in"));
+            Add(e + "output.dense.weight", Linear($"blocks.{l}.mlp.W_out"));
+            Add(e + "output.dense.bias", model.Parameter($"blocks.{l}.mlp.b_out"));
+            Add(e + "output.LayerNorm.weight", model.Parameter($"blocks.{l}.ln2.w"));
+            Add(e + "output.LayerNorm.bias", model.Parameter($"blocks.{l}.ln2.b"));
+        }
+        if (c.LanguageModelHead)
+        {
+            Add("cls.predictions.transform.dense.weight", Linear("mlm_head.W"));
+            Add("cls.predictions.transform.dense.bias", model.Parameter("mlm_head.b"));
+            Add("cls.predictions.transform.LayerNorm.weight", model.Parameter("mlm_head.ln.w"));
+            Add("cls.predictions.transform.LayerNorm.bias", model.Parameter("mlm_head.ln.b"));
+            Add("cls.predictions.bias", model.Parameter("unembed.b_U"));
+        }
+        SafeTensors.Write(Path.Combine(directory, "model.safetensors"), t);
+        AtomicFile.WriteAllText(Path.Combine(directory, "config.json"), config.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
     }
 
     /// <summary>Writes a Llama model's tensors under HF's names (q/k rows permuted as HF's converter does).</summary>

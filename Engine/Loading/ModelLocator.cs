@@ -24,7 +24,8 @@ public sealed class ModelLocator(IEnumerable<string>? extraRoots = null)
         ["gpt2"] = ("openai-community/gpt2", "config.json model.safetensors vocab.json merges.txt"),
         ["gpt2-medium"] = ("openai-community/gpt2-medium", "config.json model.safetensors vocab.json merges.txt"),
         ["gpt2-large"] = ("openai-community/gpt2-large", "config.json model.safetensors vocab.json merges.txt"),
-        ["bert-tiny"] = ("prajjwal1/bert-tiny", "config.json model.safetensors vocab.txt"),
+        // prajjwal1/bert-tiny ships pytorch_model.bin (no safetensors) and a config.json without model_type.
+        ["bert-tiny"] = ("prajjwal1/bert-tiny", "config.json pytorch_model.bin vocab.txt"),
     };
 
     public string Find(string model) => TryFind(model, out var path, out var looked)
