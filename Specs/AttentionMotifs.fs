@@ -155,7 +155,7 @@ let private wholeZoo =
                    yield! MotifScan.Samples(short, MotifScan.ZooPrompts choice) ]
          // ARENA's induction protocol keeps the scans small (the negation model's context of 512 would select SPD's 3200 × 512).
          let scans =
-             choices |> List.filter (fun (s, _) -> s <> "compiled") |> List.map (fun (s, c) -> s, HeadScan.Run(c, ScanProtocol.Arena c.Model)) |> Map.ofList
+             choices |> List.filter (fun (s, _) -> s <> "compiled") |> List.map (fun (s, c) -> s, HeadScan.Run(c, ScanProtocol.Arena(c.Model, System.Nullable()))) |> Map.ofList
          Motifs.Embed(samples, 16), scans)
 
 [<Test>]

@@ -177,9 +177,10 @@ let gpt2Published =
       "duplicate-token", [ 0, 1; 0, 10; 3, 0 ], 0.3
       "S-inhibition", [ 7, 3; 7, 9; 8, 6; 8, 10 ], 0.1 ]
 
-/// The sources' protocol on a model with GPT-2's vocabulary: English text with BOS, ARENA's repeated random tokens.
+/// The sources' protocol on a model with GPT-2's vocabulary: English text with BOS, and ARENA's repeated random tokens
+/// (half-length 50) after BOS, as ARENA measured GPT-2 small's induction heads.
 let gpt2Protocol (choice: ModelChoice) =
-    HeadScan.Run(choice, ScanProtocol.Arena choice.Model)
+    HeadScan.Run(choice, ScanProtocol.Arena(choice.Model, PromptBuilder.For(choice.Tokenizer).Bos))
 
 [<Test; Category("Published")>]
 let ``GPT-2 small's previous-token, induction, duplicate-token and S-inhibition heads are the published ones`` () =
@@ -285,3 +286,21 @@ let ``TransformerLens's demo prompt is 25 GPT-2 tokens with BOS, and the demo's 
         for h in 0 .. ContextModel.Config.HeadCount - 1 do
             table.AddRow(HeadScores.Name(l, h), plain l h, excluded l h) |> ignore
     Approve.Table table
+
+[<Test>]
+let ``ARENA's induction prompts start with BOS, as ARENA generates them, and are scored after it`` () =
+    let bos = CompiledVocabulary.Tokenizer.Bos.Value
+    let withBos = InductionProtocol(HalfLength = 20, Sequences = 8, Seed = 2, FirstToken = 1, TokenCount = 40, Bos = Nullable bos)
+    for prompt in withBos.Prompts(Compiled.Vocabulary) do
+        Assert.That(prompt.Length, eq 41)
+        Assert.That(prompt.[0], eq bos)
+        Assert.That(prompt.[1..20], eq prompt.[21..40])
+    // The score reads A[1+L+k, 1+k+1]: the compiled induction head is found with or without the BOS in front.
+    let model = compiled.Force().Model
+    let plain = Ablations.InductionScores(model, InductionProtocol(HalfLength = 20, Sequences = 8, Seed = 2, FirstToken = 1, TokenCount = 40))
+    let after = Ablations.InductionScores(model, withBos)
+    log (sprintf "L1H0: %.3f without BOS, %.3f after BOS" plain.[1, 0] after.[1, 0])
+    Assert.That(after.[1, 0], Is.GreaterThan 0.3)
+    Assert.That(plain.[1, 0], Is.GreaterThan 0.3)
+    // A prompt that is not BOS + x ++ x is refused, not scored.
+    Assert.Throws<ArgumentException>(fun () -> InductionDetector(1).Add(Patterns.Of(model, CompiledVocabulary.Tokenizer, [| bos; 3; 4 |]))) |> ignore

@@ -4,14 +4,18 @@ using Verification.Engine.Tensors;
 namespace Verification.Engine.Analysis;
 
 /// <summary>
-/// How the induction detector builds its prompts: x ++ x with x uniform random of half-length L. SPD used
-/// L = 256 and 32 × 100 sequences; ARENA uses L = 50. Tokens are drawn from [FirstToken, FirstToken + TokenCount).
+/// How the induction detector builds its prompts: x ++ x with x uniform random of half-length L, after a BOS token
+/// when <see cref="Bos"/> is set. SPD used L = 256 and 32 × 100 sequences and no BOS; ARENA uses L = 50 and prepends
+/// the tokenizer's BOS. Tokens are drawn from [FirstToken, FirstToken + TokenCount).
 /// </summary>
 public sealed record InductionProtocol(int HalfLength = 256, int Sequences = 3200, int BatchSize = 32, int Seed = 0, int FirstToken = 0,
-    int TokenCount = 0)
+    int TokenCount = 0, int? Bos = null)
 {
     public static InductionProtocol Spd { get; } = new();
     public static InductionProtocol Arena { get; } = new(HalfLength: 50, Sequences: 64);
+
+    /// <summary>How many tokens stand before x ++ x (1 with a BOS).</summary>
+    public int PrefixLength => Bos is null ? 0 : 1;
 
     /// <summary>The prompts for a vocabulary of <paramref name="vocabulary"/> tokens, the same for a given seed.</summary>
     public IEnumerable<int[]> Prompts(int vocabulary)
@@ -23,7 +27,7 @@ public sealed record InductionProtocol(int HalfLength = 256, int Sequences = 320
         for (var s = 0; s < Sequences; s++)
         {
             var half = Enumerable.Range(0, HalfLength).Select(_ => FirstToken + random.Next(count)).ToArray();
-            yield return [.. half, .. half];
+            yield return Bos is { } bos ? [bos, .. half, .. half] : [.. half, .. half];
         }
     }
 }
@@ -44,11 +48,11 @@ public static class Ablations
     public static HeadScores InductionScores(Transformer model, InductionProtocol protocol, IReadOnlyList<Intervention>? interventions = null,
         IProgress<int>? progress = null)
     {
-        if (2 * protocol.HalfLength > model.Config.ContextLength)
-            throw new ArgumentException($"The induction protocol needs 2·{protocol.HalfLength} tokens; the model's context is {model.Config.ContextLength}.");
+        if (2 * protocol.HalfLength + protocol.PrefixLength > model.Config.ContextLength)
+            throw new ArgumentException($"The induction protocol needs {protocol.PrefixLength} + 2·{protocol.HalfLength} tokens; the model's context is {model.Config.ContextLength}.");
         var prompts = PromptPatterns.FromModel(model, protocol.Prompts(model.Config.VocabularySize), id => id.ToString(System.Globalization.CultureInfo.InvariantCulture),
             protocol.BatchSize, progress, interventions);
-        return Detectors.Induction(prompts);
+        return Detectors.Run(prompts, new InductionDetector(protocol.PrefixLength))[0];
     }
 
     /// <summary>

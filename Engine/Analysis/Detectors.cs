@@ -219,21 +219,26 @@ public sealed class DelimiterDetector : IPatternAccumulator
     }
 }
 
-/// <summary>On sequences x ++ x: mean over k = 0..L−2 of A[L+k, k+1] (L = half the sequence length).</summary>
-public sealed class InductionDetector : IPatternAccumulator
+/// <summary>
+/// On sequences x ++ x after <paramref name="prefix"/> tokens (a BOS): mean over k = 0..L−2 of A[p+L+k, p+k+1], p the
+/// prefix length and L half the rest.
+/// </summary>
+public sealed class InductionDetector(int prefix = 0) : IPatternAccumulator
 {
     readonly PooledMean mean = new();
 
     public void Add(PromptPatterns p)
     {
-        if (p.Length % 2 != 0) throw new ArgumentException($"Induction prompts are x ++ x; got an odd length {p.Length}.");
-        var half = p.Length / 2;
+        var repeated = p.Length - prefix;
+        if (repeated <= 0 || repeated % 2 != 0) throw new ArgumentException($"Induction prompts are {prefix} prefix token(s) + x ++ x; got a length of {p.Length}.");
+        var half = repeated / 2;
         for (var k = 0; k < half; k++)
-            if (!p.SameToken(k, half + k)) throw new ArgumentException($"Induction prompts are x ++ x; this one is not a repeat: positions {k} and {half + k} differ.");
+            if (!p.SameToken(prefix + k, prefix + half + k))
+                throw new ArgumentException($"Induction prompts are x ++ x; this one is not a repeat: positions {prefix + k} and {prefix + half + k} differ.");
         mean.Add(p.LayerCount, p.HeadCount, (l, h) =>
         {
             double sum = 0;
-            for (var k = 0; k <= half - 2; k++) sum += p.A(l, h, half + k, k + 1);
+            for (var k = 0; k <= half - 2; k++) sum += p.A(l, h, prefix + half + k, prefix + k + 1);
             return (sum, Math.Max(0, half - 1));
         });
     }

@@ -33,9 +33,15 @@ public sealed record ScanProtocol
     /// <summary>SPD's protocol: no BOS inserted, its induction prompts where the context allows.</summary>
     public static ScanProtocol Spd(Transformer model) => For(model) with { PrependBos = false };
 
-    /// <summary>ARENA's protocol for GPT-2: BOS first, repeated random tokens of half-length 50.</summary>
-    public static ScanProtocol Arena(Transformer model) =>
-        For(model) with { Induction = InductionProtocol.Arena with { HalfLength = Math.Min(50, model.Config.ContextLength / 2) } };
+    /// <summary>
+    /// ARENA's protocol for GPT-2: BOS first on real text and on the repeated random tokens (half-length 50), as ARENA's
+    /// generate_repeated_tokens prepends the tokenizer's BOS.
+    /// </summary>
+    public static ScanProtocol Arena(Transformer model, int? bos) =>
+        For(model) with
+        {
+            Induction = InductionProtocol.Arena with { HalfLength = Math.Min(50, (model.Config.ContextLength - (bos is null ? 0 : 1)) / 2), Bos = bos },
+        };
 
     /// <summary>SPD's induction protocol when the context allows it, ARENA's (L = 50) when not, else half the context.</summary>
     public static ScanProtocol For(Transformer model) => new()
