@@ -259,6 +259,13 @@ let ``SPD's protocol without BOS runs on the compiled circuits and flags the sam
         Assert.That(flagged (scan.Table detector), eq heads, detector)
     // Without a BOS token, the BOS sink still attends to position 0: the detector reads positions, not tokens.
     Assert.That(flagged (scan.Table "BOS"), eq [ "L0H1" ])
+    // SPD's bound "layers 0–1 below 0.01" can be met only on long text: with no BOS, A[0, 0] = 1 weighs 1/T in the
+    // mean over queries. The previous-token head puts all of queries 0 and 1 on position 0 and nothing else there, so
+    // its score is 2/T: 2/128 in SPD's windows on this 128-token context (0.004 at SPD's 512), more on shorter prompts.
+    Assert.That((scan.Table "BOS").[0, 0], Is.EqualTo(2.0 / 128.0).Within(1e-6))
+    let spd = ScanProtocol.Spd(compiled.Force().Model)
+    let shortLines = HeadScan.Run(compiled.Force(), ScanProtocol(Induction = spd.Induction, ControlLength = spd.ControlLength, PrependBos = false))
+    Assert.That((shortLines.Table "BOS").[0, 0], Is.GreaterThan(2.0 / 128.0 + 0.004), "on the zoo's shorter prompts (about 100 tokens) 2/T is larger")
 
 [<Test>]
 let ``the GPT-2 protocol runs in CI on the zoo's context model, which has GPT-2's vocabulary`` () =

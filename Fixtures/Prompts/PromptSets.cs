@@ -57,7 +57,7 @@ public static class PromptSets
         ["When", " " + io, " and", " " + s, " went", " to", " the", " store", ",", " " + s, " gave", " a", " drink", " to"];
 
     /// <summary>IOI prompts over every ordered pair of distinct single-token names; S2 is piece 9, the last token piece 13.</summary>
-    public static IReadOnlyList<(BuiltPrompt Prompt, int S2, int Last)> Ioi(ITokenizer tokenizer, IReadOnlyList<string> names)
+    public static IReadOnlyList<(BuiltPrompt Prompt, int S2, int Last)> Ioi(ITokenizer tokenizer, IReadOnlyList<string> names, bool prependBos = true)
     {
         var builder = PromptBuilder.For(tokenizer);
         var single = names.Where(n => builder.Fits(" " + n)).ToList();
@@ -67,7 +67,7 @@ public static class PromptSets
             foreach (var s in single)
             {
                 if (io == s) continue;
-                var built = builder.Build(IoiPieces(io, s));
+                var built = builder.Build(IoiPieces(io, s), prependBos);
                 prompts.Add((built, built.PieceEnds[9], built.PieceEnds[^1]));
             }
         return prompts;
@@ -93,7 +93,7 @@ public static class PromptSets
     /// as one token are skipped; element positions are the items' tokens.
     /// </summary>
     public static (IReadOnlyList<BuiltPrompt> Ordinal, IReadOnlyList<BuiltPrompt> Random) SuccessorLists(ITokenizer tokenizer, int length = 5,
-        IReadOnlyList<string[]>? sequences = null, IReadOnlyList<string>? unordered = null, int seed = 0)
+        IReadOnlyList<string[]>? sequences = null, IReadOnlyList<string>? unordered = null, int seed = 0, bool prependBos = true)
     {
         var builder = PromptBuilder.For(tokenizer);
         var spaced = tokenizer is Gpt2Tokenizer;
@@ -105,7 +105,7 @@ public static class PromptSets
         {
             if (!sequence.All(Fits)) continue;
             for (var start = 0; start + length <= sequence.Length; start++)
-                ordinal.Add(Elements(builder.Build(Pieces(sequence[start..(start + length)]))));
+                ordinal.Add(Elements(builder.Build(Pieces(sequence[start..(start + length)]), prependBos)));
         }
         var words = (unordered ?? UnorderedWords).Where(Fits).ToArray();
         if (ordinal.Count == 0 || words.Length < length)
@@ -113,7 +113,7 @@ public static class PromptSets
         var random = new Random(seed);
         var lists = new List<BuiltPrompt>();
         for (var i = 0; i < ordinal.Count; i++)
-            lists.Add(Elements(builder.Build(Pieces([.. words.OrderBy(_ => random.Next()).Take(length)]))));
+            lists.Add(Elements(builder.Build(Pieces([.. words.OrderBy(_ => random.Next()).Take(length)]), prependBos)));
         return (ordinal, lists);
     }
 

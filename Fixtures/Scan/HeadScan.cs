@@ -23,6 +23,13 @@ public sealed record ScanProtocol
     /// </summary>
     public bool PrependBos { get; init; } = true;
 
+    /// <summary>
+    /// When set, the real text is run as the corpus concatenated (without BOS) and cut into windows of this many tokens
+    /// (at most the context), as SPD ran its eval split: a BOS-free causal model's A[0, 0] = 1 weighs 1/T in a score
+    /// averaged over queries, so short lines would lift every head's BOS score to about 1/T.
+    /// </summary>
+    public int? RealTextWindow { get; init; }
+
     /// <summary>Names for the IOI prompts (only single-token names are used).</summary>
     public IReadOnlyList<string> Names { get; init; } = IoiNames;
 
@@ -30,8 +37,12 @@ public sealed record ScanProtocol
     public static readonly IReadOnlyList<string> IoiNames =
         ["Mary", "John", "Alice", "Bob", "Carol", "Dave", "Eve", "Frank", "Tom", "James", "Dan", "Sid", "Martin", "Amy", "Anna", "Paul"];
 
-    /// <summary>SPD's protocol: no BOS inserted, its induction prompts where the context allows.</summary>
-    public static ScanProtocol Spd(Transformer model) => For(model) with { PrependBos = false };
+    /// <summary>
+    /// SPD's protocol: no BOS inserted anywhere (real text, IOI, successor lists), real text in windows of up to 512
+    /// tokens (SPD's eval split), its induction prompts where the context allows.
+    /// </summary>
+    public static ScanProtocol Spd(Transformer model) =>
+        For(model) with { PrependBos = false, RealTextWindow = Math.Min(512, model.Config.ContextLength) };
 
     /// <summary>
     /// ARENA's protocol for GPT-2: BOS first on real text and on the repeated random tokens (half-length 50), as ARENA's
@@ -108,6 +119,7 @@ public static class HeadScan
             progress?.Report("real text");
             var realText = (choice.Text ?? RealText(tokenizer)).Where(p => p.Length <= model.Config.ContextLength)
                 .Select(p => protocol.PrependBos || p.Length < 2 || !IsBos(tokenizer, p[0]) ? p : p[1..]).ToList();
+            if (protocol.RealTextWindow is { } window) realText = Windows(realText, Math.Min(window, model.Config.ContextLength));
             notes.Add($"real text: {realText.Count} prompts, {realText.Sum(p => p.Length)} tokens");
             var textPatterns = PromptPatterns.FromModel(model, realText, Text, batchSize: 1).ToList();
             (var patternTables, profiles, var maxOffset) = PatternOnly(textPatterns);
@@ -137,7 +149,7 @@ public static class HeadScan
             progress?.Report("successor lists");
             try
             {
-                var (ordinal, randomLists) = PromptSets.SuccessorLists(tokenizer);
+                var (ordinal, randomLists) = PromptSets.SuccessorLists(tokenizer, prependBos: protocol.PrependBos);
                 tables.Add(StructuredDetectors.Successor(ListPrompts(model, ordinal, Text), ListPrompts(model, randomLists, Text)));
                 notes.Add($"successor: {ordinal.Count} ordinal lists and {randomLists.Count} random-word lists of 5 elements");
             }
@@ -152,7 +164,7 @@ public static class HeadScan
             progress?.Report("IOI prompts");
             try
             {
-                var ioi = PromptSets.Ioi(tokenizer, protocol.Names);
+                var ioi = PromptSets.Ioi(tokenizer, protocol.Names, protocol.PrependBos);
                 var patterns = PromptPatterns.FromModel(model, ioi.Select(p => p.Prompt.Tokens), Text).ToList();
                 var builder = PromptBuilder.For(tokenizer);
                 var names = protocol.Names.Where(n => builder.Fits(" " + n)).Select(n => builder.Build([" " + n], prependBos: false).Tokens[0])
@@ -177,6 +189,14 @@ public static class HeadScan
         List<HeadScores> ordered = [.. tables.Where(t => !IsTransformerLens(t) && t.Detector != "copying"), .. tables.Where(IsTransformerLens),
             .. tables.Where(t => t.Detector == "copying")];
         return new ScanResult(choice.Name, [.. ordered.Where(t => Wanted(ScanReport.Slug(t.Detector)))], profiles, notes);
+    }
+
+    /// <summary>The prompts concatenated and cut into windows of <paramref name="length"/> tokens (one shorter window when the text is short).</summary>
+    public static List<int[]> Windows(IReadOnlyList<int[]> prompts, int length)
+    {
+        var all = prompts.SelectMany(p => p).ToArray();
+        if (all.Length <= length) return [all];
+        return [.. Enumerable.Range(0, all.Length / length).Select(w => all[(w * length)..((w + 1) * length)])];
     }
 
     static bool IsTransformerLens(HeadScores table) => table.Detector.StartsWith("TL ", StringComparison.Ordinal);
