@@ -311,3 +311,40 @@ let ``ARENA's induction prompts start with BOS, as ARENA generates them, and are
     Assert.That(plain.[1, 0], Is.GreaterThan 0.3)
     // A prompt that is not BOS + x ++ x is refused, not scored.
     Assert.Throws<ArgumentException>(fun () -> InductionDetector(1).Add(Patterns.Of(model, CompiledVocabulary.Tokenizer, [| bos; 3; 4 |]))) |> ignore
+
+/// A folder laid out as openai-community/gpt2 is (config.json with its keys, model.safetensors under its tensor names,
+/// vocab.json and merges.txt), holding the zoo's context model: a 3-layer GPT-2 on GPT-2's vocabulary.
+let private gpt2StandIn (dir: string) =
+    let model = (ModelCatalog.Load ContextModel.Name).Model :?> Verification.Engine.Models.Gpt2Model
+    let c = model.Config
+    let config = System.Text.Json.Nodes.JsonObject()
+    let set (key: string) (value: System.Text.Json.Nodes.JsonNode) = config.[key] <- value
+    set "activation_function" (System.Text.Json.Nodes.JsonValue.Create "gelu_new")
+    set "architectures" (System.Text.Json.Nodes.JsonArray(System.Text.Json.Nodes.JsonValue.Create "GPT2LMHeadModel"))
+    for (key, value) in [ "bos_token_id", 50256; "eos_token_id", 50256; "n_ctx", c.ContextLength; "n_embd", c.ModelWidth; "n_head", c.HeadCount
+                          "n_layer", c.LayerCount; "n_positions", c.ContextLength; "vocab_size", c.VocabularySize ] do
+        set key (System.Text.Json.Nodes.JsonValue.Create value)
+    for (key, value) in [ "attn_pdrop", 0.1; "embd_pdrop", 0.1; "resid_pdrop", 0.1; "initializer_range", 0.02; "layer_norm_epsilon", 1e-5 ] do
+        set key (System.Text.Json.Nodes.JsonValue.Create value)
+    set "model_type" (System.Text.Json.Nodes.JsonValue.Create "gpt2")
+    HuggingFace.SaveGpt2(model, dir, config)
+    for file in [ "vocab.json"; "merges.txt" ] do
+        IO.File.Copy(IO.Path.Combine(SharedData.Gpt2TokenizerFolder, file), IO.Path.Combine(dir, file))
+    ModelCatalog.Load dir, model
+
+[<Test>]
+let ``the GPT-2 small specs run end to end on a stand-in folder laid out like openai-community gpt2`` () =
+    use dir = new TempFolder()
+    let standIn, model = gpt2StandIn dir.Path
+    Assert.That(standIn.Model.Config.Family, eq Verification.Engine.Models.ModelFamily.Gpt2)
+    // The same weights reached directly, with the same (English) real text the real checkpoint would get.
+    let direct = ModelChoice("context, direct", model, standIn.Tokenizer, "zoo")
+    let viaFolder, viaZoo = gpt2Protocol standIn, gpt2Protocol direct
+    for (detector, _, _) in gpt2Published do
+        let a, b = viaFolder.Table detector, viaZoo.Table detector
+        assertClose detector 1e-5 1e-5 (b.Values |> Seq.cast<float> |> Seq.toArray) (a.Values |> Seq.cast<float> |> Seq.toArray)
+    let (length, plain, excluded) = tlDemoScores standIn
+    let (_, plainDirect, _) = tlDemoScores direct
+    Assert.That(length, eq 25, "TransformerLens's demo prompt is 25 tokens with BOS")
+    Assert.That(plain 2 1, Is.EqualTo(plainDirect 2 1).Within(1e-6))
+    Assert.That(excluded 2 1, Is.InRange(0.0, 1.0))

@@ -354,6 +354,54 @@ public static class HuggingFace
     }
 
     /// <summary>
+    /// Writes a GPT-2 model as openai-community/gpt2's model.safetensors names it (wte, wpe, h.{l}.*, ln_f; Conv1D
+    /// matrices [in, out], q, k and v side by side in c_attn) with the given config.json.
+    /// </summary>
+    public static void SaveGpt2(Gpt2Model model, string directory, JsonObject config)
+    {
+        var c = model.Config;
+        Directory.CreateDirectory(directory);
+        var t = new List<KeyValuePair<string, Tensor>>();
+        void Add(string name, Tensor tensor) => t.Add(new(name, tensor));
+        var d = c.ModelWidth;
+        Add("wte.weight", model.Parameter("embed.W_E"));
+        Add("wpe.weight", model.Parameter("pos_embed.W_pos"));
+        for (var l = 0; l < c.LayerCount; l++)
+        {
+            var h = $"h.{l}.";
+            Add(h + "ln_1.weight", model.Parameter($"blocks.{l}.ln1.w"));
+            Add(h + "ln_1.bias", model.Parameter($"blocks.{l}.ln1.b"));
+            var qkv = new Tensor(d, 3 * d);          // [dModel, 3·dModel]: columns q | k | v
+            var qkvBias = new Tensor(3 * d);
+            for (var part = 0; part < 3; part++)
+            {
+                var w = model.Parameter($"blocks.{l}.attn.W_{"QKV"[part]}"); // [dModel, dModel]
+                for (var r = 0; r < d; r++) Array.Copy(w.Data, r * d, qkv.Data, r * 3 * d + part * d, d);
+                Array.Copy(model.Parameter($"blocks.{l}.attn.b_{"QKV"[part]}").Data, 0, qkvBias.Data, part * d, d);
+            }
+            Add(h + "attn.c_attn.weight", qkv);
+            Add(h + "attn.c_attn.bias", qkvBias);
+            Add(h + "attn.c_proj.weight", model.Parameter($"blocks.{l}.attn.W_O"));
+            Add(h + "attn.c_proj.bias", model.Parameter($"blocks.{l}.attn.b_O"));
+            Add(h + "ln_2.weight", model.Parameter($"blocks.{l}.ln2.w"));
+            Add(h + "ln_2.bias", model.Parameter($"blocks.{l}.ln2.b"));
+            Add(h + "mlp.c_fc.weight", model.Parameter($"blocks.{l}.mlp.W_in"));
+            Add(h + "mlp.c_fc.bias", model.Parameter($"blocks.{l}.mlp.b_in"));
+            Add(h + "mlp.c_proj.weight", model.Parameter($"blocks.{l}.mlp.W_out"));
+            Add(h + "mlp.c_proj.bias", model.Parameter($"blocks.{l}.mlp.b_out"));
+        }
+        Add("ln_f.weight", model.Parameter("ln_final.w"));
+        Add("ln_f.bias", model.Parameter("ln_final.b"));
+        if (!c.TiedEmbeddings)
+        {
+            var u = model.Parameter("unembed.W_U"); // [dModel, vocab] → lm_head [vocab, dModel]
+            Add("lm_head.weight", Llama2c.Transpose(u.Data, u.Shape[0], u.Shape[1]));
+        }
+        SafeTensors.Write(Path.Combine(directory, "model.safetensors"), t);
+        AtomicFile.WriteAllText(Path.Combine(directory, "config.json"), config.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
+    }
+
+    /// <summary>
     /// Writes a BERT model as Hugging Face's BertForMaskedLM saves it (bert.* and cls.predictions.*, matrices [out, in])
     /// with the given config.json, so a folder laid out like a real download can be made from a zoo model.
     /// </summary>
