@@ -348,3 +348,59 @@ let ``the GPT-2 small specs run end to end on a stand-in folder laid out like op
     Assert.That(length, eq 25, "TransformerLens's demo prompt is 25 tokens with BOS")
     Assert.That(plain 2 1, Is.EqualTo(plainDirect 2 1).Within(1e-6))
     Assert.That(excluded 2 1, Is.InRange(0.0, 1.0))
+
+// ---- the IOI paper's name movers and induction set, and the copying score, on GPT-2 small ----------------------------
+
+/// The IOI paper's heads on GPT-2 small (Wang et al.): name movers, and its own induction set.
+let ioiNameMovers = [ 9, 6; 9, 9; 10, 0 ]
+let ioiInductionSet = [ 5, 5; 5, 8; 5, 9; 6, 9 ]
+
+/// The IOI measurements on a GPT-2-vocabulary model, with the IOI paper's template and BOS first (TransformerLens's
+/// default, which the IOI paper's code ran with): the name-mover table, and Elhage et al.'s copying score per head.
+let ioiMeasurements (choice: ModelChoice) =
+    let tokenizer = choice.Tokenizer
+    let ioi = PromptSets.Ioi(tokenizer, ScanProtocol.IoiNames)
+    let patterns =
+        PromptPatterns.FromModel(choice.Model, ioi |> Seq.map (fun struct (prompt, _, _, _) -> prompt.Tokens), Func<int, string>(fun id -> tokenizer.TokenText id))
+        |> Seq.toList
+    let builder = PromptBuilder.For tokenizer
+    let names =
+        ScanProtocol.IoiNames |> Seq.filter (fun n -> builder.Fits(" " + n))
+        |> Seq.map (fun n -> builder.Build([ " " + n ], prependBos = false).Tokens.[0]) |> Seq.distinct |> Seq.toArray
+    let copy = Circuits.OvCopyScores(choice.Model, names)
+    let prompts = [ for (p, struct (_, s2, last, io)) in List.zip patterns (List.ofSeq ioi) -> IoiPrompt(p, last, s2, io) ]
+    StructuredDetectors.NameMover(prompts, copy), Circuits.CopyingScores choice.Model
+
+[<Test; Category("Published")>]
+let ``GPT-2 small's name movers 9 6, 9 9 and 10 0 attend to the indirect object and copy it, and the IOI paper's induction heads score above 0 3`` () =
+    let choice = realOrInconclusive "gpt2" gpt2Hint
+    let movers, copying = ioiMeasurements choice
+    let induction = (gpt2Protocol choice).Table "induction"
+    Assert.Multiple(fun () ->
+        for (l, h) in ioiNameMovers do
+            Assert.That(movers.IsFlagged(l, h), Is.True, sprintf "name mover %d.%d: attention to IO %.3f, to S2 %.3f, copy %.3f" l h movers.[l, h]
+                                                              movers.Extra.["attention to S2"].[l, h] movers.Extra.["copy score"].[l, h])
+            Assert.That(copying.[l, h], Is.GreaterThan 0.0, sprintf "copying score of %d.%d (Elhage et al.: positive for copying heads)" l h)
+        for (l, h) in ioiInductionSet do
+            Assert.That(induction.[l, h], Is.GreaterThan 0.3, sprintf "induction %d.%d" l h))
+
+[<Test>]
+let ``the name-mover and copying measurements run end to end on the GPT-2 stand-in folder`` () =
+    use dir = new TempFolder()
+    let standIn, model = gpt2StandIn dir.Path
+    let movers, copying = ioiMeasurements standIn
+    let moversDirect, copyingDirect = ioiMeasurements (ModelChoice("context, direct", model, standIn.Tokenizer, "zoo"))
+    let flat (m: float[,]) = m |> Seq.cast<float> |> Seq.toArray
+    assertClose "attention to IO" 1e-6 1e-6 (flat moversDirect.Values) (flat movers.Values)
+    assertClose "copying" 1e-6 1e-6 (flat copyingDirect) (flat copying)
+    // What the comparison reads is there for every head: attention to IO and to S2 are probabilities, copying in [−1, 1].
+    for m in [ movers.Values; movers.Extra.["attention to S2"] ] do
+        Assert.That(flat m |> Array.forall (fun v -> v >= 0.0 && v <= 1.0), Is.True)
+    Assert.That(flat copying |> Array.forall (fun v -> v >= -1.0 - 1e-9 && v <= 1.0 + 1e-9), Is.True)
+
+[<Test>]
+let ``on the compiled circuits the name-mover detector follows its definition`` () =
+    // The compiled S-inhibition head attends from the last token to S2, not IO, so it is no name mover.
+    let movers, _ = ioiMeasurements (compiled.Force())
+    Assert.That(movers.IsFlagged(1, 1), Is.False)
+    Assert.That(movers.Extra.["attention to S2"].[1, 1], Is.GreaterThan(movers.[1, 1]))

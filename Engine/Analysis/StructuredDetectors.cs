@@ -4,7 +4,8 @@ namespace Verification.Engine.Analysis;
 public sealed record ListPrompt(PromptPatterns Patterns, int[] ElementPositions);
 
 /// <summary>An IOI prompt: its patterns, the last position, and where the second mention of the subject (S2) is.</summary>
-public sealed record IoiPrompt(PromptPatterns Patterns, int Last, int S2);
+/// <summary>One IOI prompt's patterns and positions: the last token, the second subject mention S2 and the indirect object IO (−1: not given).</summary>
+public sealed record IoiPrompt(PromptPatterns Patterns, int Last, int S2, int Io = -1);
 
 /// <summary>Detectors that need to know where things are in the prompt: successor lists and IOI sentences.</summary>
 public static class StructuredDetectors
@@ -51,6 +52,36 @@ public static class StructuredDetectors
         foreach (var prompt in prompts)
             mean.Add(prompt.Patterns.LayerCount, prompt.Patterns.HeadCount, (l, h) => (prompt.Patterns.A(l, h, prompt.Last, prompt.S2), 1));
         return mean.Means();
+    }
+
+    /// <summary>Mean over IOI prompts of A[last, IO].</summary>
+    public static double[,] AttentionToIo(IEnumerable<IoiPrompt> prompts)
+    {
+        var mean = new PooledMean();
+        foreach (var prompt in prompts)
+        {
+            if (prompt.Io < 0) throw new ArgumentException("Name movers need each IOI prompt's IO position.", nameof(prompts));
+            mean.Add(prompt.Patterns.LayerCount, prompt.Patterns.HeadCount, (l, h) => (prompt.Patterns.A(l, h, prompt.Last, prompt.Io), 1));
+        }
+        return mean.Means();
+    }
+
+    /// <summary>
+    /// Name movers (Wang et al.): attention from the last token to the indirect object, flagged where it is above 0.1 and
+    /// above the attention to S2, and the head's OV copy score on name tokens is positive (it copies what it attends to).
+    /// </summary>
+    public static HeadScores NameMover(IReadOnlyList<IoiPrompt> prompts, double[,] copyScores)
+    {
+        var toIo = AttentionToIo(prompts);
+        var toS2 = AttentionToS2(prompts);
+        return new HeadScores("name mover",
+            "attention from the last token to IO in \"When {IO} and {S} went to the store, {S} gave a drink to\"; OV copy score = mean over names t of W_U[t]·W_O W_V W_E[t]",
+            toIo, 0.1)
+        {
+            Extra = new Dictionary<string, double[,]> { ["copy score"] = copyScores, ["attention to S2"] = toS2 },
+            Rule = (l, h) => toIo[l, h] > 0.1 && toIo[l, h] > toS2[l, h] && copyScores[l, h] > 0,
+            FlagRule = "attention to IO > 0.1 and > attention to S2, copy score > 0",
+        };
     }
 
     /// <summary>

@@ -56,19 +56,19 @@ public static class PromptSets
     public static string[] IoiPieces(string io, string s) =>
         ["When", " " + io, " and", " " + s, " went", " to", " the", " store", ",", " " + s, " gave", " a", " drink", " to"];
 
-    /// <summary>IOI prompts over every ordered pair of distinct single-token names; S2 is piece 9, the last token piece 13.</summary>
-    public static IReadOnlyList<(BuiltPrompt Prompt, int S2, int Last)> Ioi(ITokenizer tokenizer, IReadOnlyList<string> names, bool prependBos = true)
+    /// <summary>IOI prompts over every ordered pair of distinct single-token names; IO is piece 1, S2 piece 9, the last token piece 13.</summary>
+    public static IReadOnlyList<(BuiltPrompt Prompt, int S2, int Last, int Io)> Ioi(ITokenizer tokenizer, IReadOnlyList<string> names, bool prependBos = true)
     {
         var builder = PromptBuilder.For(tokenizer);
         var single = names.Where(n => builder.Fits(" " + n)).ToList();
         if (single.Count < 2) throw new ArgumentException("IOI needs at least two names that are single tokens for this tokenizer.");
-        var prompts = new List<(BuiltPrompt, int, int)>();
+        var prompts = new List<(BuiltPrompt, int, int, int)>();
         foreach (var io in single)
             foreach (var s in single)
             {
                 if (io == s) continue;
                 var built = builder.Build(IoiPieces(io, s), prependBos);
-                prompts.Add((built, built.PieceEnds[9], built.PieceEnds[^1]));
+                prompts.Add((built, built.PieceEnds[9], built.PieceEnds[^1], built.PieceEnds[1]));
             }
         return prompts;
     }
