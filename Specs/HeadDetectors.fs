@@ -250,7 +250,27 @@ let ``SPD's 4-layer model has the published detector table`` () =
         for h in 0 .. bos.Heads - 1 do
             Assert.That(bos.[2, h], Is.InRange(0.217 - 0.02, 0.489 + 0.02), sprintf "BOS L2H%d" h)
             Assert.That(bos.[0, h], Is.LessThan 0.01)
-            Assert.That(bos.[1, h], Is.LessThan 0.01))
+            Assert.That(bos.[1, h], Is.LessThan 0.01)
+        let best (t: HeadScores) = t.Best |> fun struct (l, h, _) -> (l, h)
+        Assert.That(best bos, eq (2, 4), "L2H4 is the strongest BOS head (0.489)")
+        // S-inhibition: L3H2's OV copy score on names is −0.029 (negative: it suppresses what it attends to).
+        Assert.That((scan.Table "S-inhibition").Extra.["copy score"].[3, 2], Is.EqualTo(-0.029).Within(0.01), "S-inhibition copy score L3H2")
+        // No other induction head above 0.1.
+        let induction = scan.Table "induction"
+        for l in 0 .. induction.Layers - 1 do
+            for h in 0 .. induction.Heads - 1 do
+                if (l, h) <> (2, 4) then Assert.That(induction.[l, h], Is.LessThan 0.1, sprintf "induction L%dH%d" l h)
+        // Delimiter: no head reaches 2×; the best is L0H5 at 1.74× (the baseline share, 10.7 % on SPD's data, is data's, not the model's).
+        let delimiter = scan.Table "delimiter"
+        Assert.That(best delimiter, eq (0, 5))
+        Assert.That(delimiter.[0, 5], Is.EqualTo(1.74).Within(0.1)))
+    // The L1H1 → L2H4 circuit: mean-ablating L1H1 drops L2H4's induction score below half; no other layer-1 head does.
+    let rows = Ablations.KComposition(choice.Model, 1, (ScanProtocol.Spd choice.Model).Induction) |> Seq.toList
+    let score name = rows |> List.pick (fun struct (n, s: HeadScores) -> if n = name then Some s.[2, 4] else None)
+    let baseline = score "none"
+    Assert.That(score "L1H1", Is.LessThan(baseline / 2.0), "L2H4 without L1H1")
+    for h in 0 .. choice.Model.Config.HeadCount - 1 do
+        if h <> 1 then Assert.That(score (sprintf "L1H%d" h), Is.GreaterThan(baseline / 2.0), sprintf "L2H4 without L1H%d" h)
 
 [<Test>]
 let ``SPD's protocol without BOS runs on the compiled circuits and flags the same heads`` () =

@@ -28,6 +28,10 @@ public static class PublishedClaims
         new("1.P9", "copying heads have a positive OV copying score Σ Re(λ) / Σ |λ| (the name movers among them)", "Elhage et al. 2021", "GPT-2 small",
             "> 0 for 9.6, 9.9, 10.0",
             "HeadDetectors.GPT-2 small's name movers 9 6, 9 9 and 10 0 attend to the indirect object and copy it, and the IOI paper's induction heads score above 0 3"),
+        new("1.P10", "SPD's summary claims: L2H4 the strongest BOS head; S-inhibition L3H2's copy score −0.029; no other induction head above 0.1; " +
+                     "the best delimiter head L0H5 at 1.74×; L1H1 → L2H4 is the induction circuit (ablating L1H1 removes most of L2H4's score, no other layer-1 head does)",
+            "goodfire-ai/spd PR #403", "SPD LlamaSimpleMLP 4L × 6H", "as published (copy ±0.01, ratio ±0.1); ablation: below half vs above half",
+            "HeadDetectors.SPD's 4-layer model has the published detector table"),
         new("3.P1", "maximum attention per head on \"The cat sat on the chair.\": L0H0 0.958, L0H1 0.424, L1H0 0.890, L1H1 0.827",
             "chandanms/tinyllm-mechinter", "prajjwal1/bert-tiny", "±0.0015",
             "NegationAttention.bert-tiny's maximum attention per head on The cat sat on the chair is 0 958, 0 424, 0 890 and 0 827"),
