@@ -292,3 +292,54 @@ let ``on real patterns, do heads of the same detected kind cluster together`` ()
     // What holds on these models: pythia-14m's two previous-token heads share a cluster, and so do all strong BOS sinks.
     Assert.That(together "previous-token", Is.True, "previous-token heads in one cluster")
     Assert.That(together "BOS sink", Is.True, "BOS sinks in one cluster")
+
+// ---- published: the attention-motifs reference run ----------------------------------------------------------------
+
+/// The source's own run (mivanit/attention-motifs): gpt2-small + pythia-1b, 16 prompts, 272 heads; mean, median and
+/// max pairwise head distance.
+let motifReference = 272, 10.39, 9.75, 32.18
+
+/// Head distances of the models in pattern_lens folders, summarised as the source reports them: the number of heads and
+/// the mean, median and max over distinct pairs of heads.
+let motifDistanceSummary (folders: string list) =
+    let samples =
+        [ for folder in folders do
+              let m = PatternLens.Read folder
+              yield! MotifScan.Samples(m.Name, m.Prompts() |> Seq.map (fun p -> p.Hash, p.Patterns)) ]
+    let e = Motifs.Embed(samples, 16)
+    let n = e.Heads.Count
+    let pairs = [| for i in 0 .. n - 1 do for j in i + 1 .. n - 1 -> e.Distances.[i, j] |] |> Array.sort
+    let median = if pairs.Length % 2 = 1 then pairs.[pairs.Length / 2] else (pairs.[pairs.Length / 2 - 1] + pairs.[pairs.Length / 2]) / 2.0
+    n, Array.average pairs, median, Array.max pairs
+
+/// pattern_lens folders of the source's two models: $VERIFICATION_MODELS/patterns/{gpt2-small, pythia-1b}.
+let private motifReferenceFolders () =
+    let root = Environment.GetEnvironmentVariable "VERIFICATION_MODELS"
+    let folders = [ for m in [ "gpt2-small"; "pythia-1b" ] -> if String.IsNullOrEmpty root then "" else Path.Combine(root, "patterns", m) ]
+    if folders |> List.exists (fun f -> f = "" || not (File.Exists(Path.Combine(f, "model_cfg.json")))) then
+        Assert.Inconclusive(
+            "The attention-motifs reference run needs pattern_lens folders of gpt2-small and pythia-1b on the source's 16 prompts in " +
+            "$VERIFICATION_MODELS/patterns/gpt2-small/ and $VERIFICATION_MODELS/patterns/pythia-1b/ (pattern_lens's activations step writes them).")
+    folders
+
+[<Test; Category("Published")>]
+let ``attention-motifs' reference run on gpt2-small and pythia-1b has mean head distance 10 39, median 9 75 and max 32 18`` () =
+    let heads, mean, median, max = motifDistanceSummary (motifReferenceFolders ())
+    let (expectedHeads, expectedMean, expectedMedian, expectedMax) = motifReference
+    Assert.That(heads, eq expectedHeads)
+    Assert.That(mean, Is.EqualTo(expectedMean).Within(5).Percent)
+    Assert.That(median, Is.EqualTo(expectedMedian).Within(5).Percent)
+    Assert.That(max, Is.EqualTo(expectedMax).Within(10).Percent)
+
+[<Test>]
+let ``the motif reference measurement runs end to end on pattern_lens folders laid out as the source's`` () =
+    // The demo folders are pattern_lens's own layout for two other real models: the same code path up to the comparison.
+    let heads, mean, median, max = motifDistanceSummary [ for m in models -> RealPatterns.Folder m ]
+    log (sprintf "%d heads: mean %.2f, median %.2f, max %.2f" heads mean median max)
+    Assert.That(heads, eq (6 * 4 + 8 * 16), "pythia-14m's 24 heads and TinyStories-1M's 128")
+    Assert.That(mean, Is.GreaterThan 0.0)
+    Assert.That(median, Is.InRange(0.0, max))
+    // The same distances as the real-pattern clustering above reads.
+    let e = realEmbedding.Force()
+    let pairs = [| for i in 0 .. e.Heads.Count - 1 do for j in i + 1 .. e.Heads.Count - 1 -> e.Distances.[i, j] |]
+    Assert.That(Array.max pairs, Is.EqualTo(max).Within(1e-9))
