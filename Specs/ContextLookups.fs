@@ -257,3 +257,13 @@ let ``in GPT-2 large the next-token neurons of layers 31 to 35 are more congruen
                                 (Verification.Engine.Loading.ModelLocator.DownloadHint "gpt2-large"))
     let byLayer = congruenceByLayer (Verification.Engine.Loading.ModelLoader.Load path)
     Assert.That(List.average byLayer.[31..35], Is.GreaterThan(List.average byLayer.[0..4]))
+
+[<Test>]
+let ``the GPT-2 large spec runs end to end on a stand-in folder laid out like openai-community gpt2-large`` () =
+    // gpt2-large's download has gpt2's layout (config.json, model.safetensors, vocab.json, merges.txt).
+    use dir = new TempFolder()
+    let standIn, model = Verification.Specs.StandIns.gpt2StandIn dir.Path
+    let viaFolder = congruenceByLayer (Verification.Engine.Loading.ModelLoader.Load dir.Path)
+    let direct = congruenceByLayer model
+    Assert.That(viaFolder, Has.Length.EqualTo standIn.Model.Config.LayerCount)
+    assertClose "congruence by layer" 1e-6 1e-6 (List.toArray direct) (List.toArray viaFolder)

@@ -11,6 +11,7 @@ open Verification.Fixtures.Prompts
 open Verification.Fixtures.Scan
 open Verification.Fixtures.Zoo
 open Verification.Specs.Support
+open Verification.Specs.StandIns
 
 let private compiled = lazy (ModelCatalog.Load "compiled-heads")
 let private scan = lazy (HeadScan.Run(compiled.Force()))
@@ -331,26 +332,6 @@ let ``ARENA's induction prompts start with BOS, as ARENA generates them, and are
     Assert.That(plain.[1, 0], Is.GreaterThan 0.3)
     // A prompt that is not BOS + x ++ x is refused, not scored.
     Assert.Throws<ArgumentException>(fun () -> InductionDetector(1).Add(Patterns.Of(model, CompiledVocabulary.Tokenizer, [| bos; 3; 4 |]))) |> ignore
-
-/// A folder laid out as openai-community/gpt2 is (config.json with its keys, model.safetensors under its tensor names,
-/// vocab.json and merges.txt), holding the zoo's context model: a 3-layer GPT-2 on GPT-2's vocabulary.
-let private gpt2StandIn (dir: string) =
-    let model = (ModelCatalog.Load ContextModel.Name).Model :?> Verification.Engine.Models.Gpt2Model
-    let c = model.Config
-    let config = System.Text.Json.Nodes.JsonObject()
-    let set (key: string) (value: System.Text.Json.Nodes.JsonNode) = config.[key] <- value
-    set "activation_function" (System.Text.Json.Nodes.JsonValue.Create "gelu_new")
-    set "architectures" (System.Text.Json.Nodes.JsonArray(System.Text.Json.Nodes.JsonValue.Create "GPT2LMHeadModel"))
-    for (key, value) in [ "bos_token_id", 50256; "eos_token_id", 50256; "n_ctx", c.ContextLength; "n_embd", c.ModelWidth; "n_head", c.HeadCount
-                          "n_layer", c.LayerCount; "n_positions", c.ContextLength; "vocab_size", c.VocabularySize ] do
-        set key (System.Text.Json.Nodes.JsonValue.Create value)
-    for (key, value) in [ "attn_pdrop", 0.1; "embd_pdrop", 0.1; "resid_pdrop", 0.1; "initializer_range", 0.02; "layer_norm_epsilon", 1e-5 ] do
-        set key (System.Text.Json.Nodes.JsonValue.Create value)
-    set "model_type" (System.Text.Json.Nodes.JsonValue.Create "gpt2")
-    HuggingFace.SaveGpt2(model, dir, config)
-    for file in [ "vocab.json"; "merges.txt" ] do
-        IO.File.Copy(IO.Path.Combine(SharedData.Gpt2TokenizerFolder, file), IO.Path.Combine(dir, file))
-    ModelCatalog.Load dir, model
 
 [<Test>]
 let ``the GPT-2 small specs run end to end on a stand-in folder laid out like openai-community gpt2`` () =
