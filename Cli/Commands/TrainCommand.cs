@@ -23,6 +23,8 @@ public static class TrainCommand
         var folder = Folder(model, output, intoZoo);
         if (File.Exists(folder)) throw new ArgumentException($"--out: {Path.GetFullPath(folder)} is a file, not a folder.");
         Console.Error.WriteLine($"checkpoints go to {Path.GetFullPath(folder)}{(intoZoo ? " (replacing the committed zoo checkpoints)" : "")}");
+        // One training at a time per folder: a second one would interleave its checkpoints with this one's.
+        using var _ = Engine.IO.OutputFolder.Open(folder);
         Console.Error.WriteLine($"matrix products: {Gemm.Description}");
         var progress = new SynchronousProgress<TrainingProgress>(p => Console.Error.WriteLine(p.ToString()));
         var watch = System.Diagnostics.Stopwatch.StartNew();

@@ -47,10 +47,9 @@ public sealed class Llama2cTokenizer : ITokenizer
         return new Llama2cTokenizer(list, scoreList);
     }
 
-    public static void Save(string path, IReadOnlyList<byte[]> pieces, IReadOnlyList<float> scores)
+    public static void Save(string path, IReadOnlyList<byte[]> pieces, IReadOnlyList<float> scores) => IO.AtomicFile.Write(path, file =>
     {
-        using var file = File.Create(path);
-        Span<byte> buffer = stackalloc byte[4];
+        var buffer = new byte[4];
         BinaryPrimitives.WriteInt32LittleEndian(buffer, pieces.Max(p => p.Length));
         file.Write(buffer);
         for (var i = 0; i < pieces.Count; i++)
@@ -61,7 +60,7 @@ public sealed class Llama2cTokenizer : ITokenizer
             file.Write(buffer);
             file.Write(pieces[i]);
         }
-    }
+    });
 
     public int[] Encode(string text) => Encode(text, bos: true, eos: false);
 
