@@ -353,6 +353,13 @@ public static class HuggingFace
             throw new ModelFileException(file.Path, $"tensors this loader does not know: {string.Join(", ", unused.Take(6))}{(unused.Count > 6 ? ", …" : "")}");
     }
 
+    /// <summary>One of our [in, out] matrices as nn.Linear stores it, [out, in].</summary>
+    static Tensor OutIn(Transformer model, string ours)
+    {
+        var w = model.Parameter(ours);
+        return Llama2c.Transpose(w.Data, w.Shape[0], w.Shape[1]);
+    }
+
     /// <summary>
     /// Writes a GPT-2 model as openai-community/gpt2's model.safetensors names it (wte, wpe, h.{l}.*, ln_f; Conv1D
     /// matrices [in, out], q, k and v side by side in c_attn) with the given config.json.
@@ -410,11 +417,7 @@ public static class HuggingFace
         var c = model.Config;
         Directory.CreateDirectory(directory);
         var t = new List<KeyValuePair<string, Tensor>>();
-        Tensor Linear(string ours) // [in, out] → [out, in]
-        {
-            var w = model.Parameter(ours);
-            return Llama2c.Transpose(w.Data, w.Shape[0], w.Shape[1]);
-        }
+        Tensor Linear(string ours) => OutIn(model, ours);
         void Add(string name, Tensor tensor) => t.Add(new(name, tensor));
         Add("bert.embeddings.word_embeddings.weight", model.Parameter("embed.W_E"));
         Add("bert.embeddings.position_embeddings.weight", model.Parameter("pos_embed.W_pos"));
@@ -458,11 +461,7 @@ public static class HuggingFace
         var c = model.Config;
         Directory.CreateDirectory(directory);
         var t = new List<KeyValuePair<string, Tensor>>();
-        Tensor Linear(string ours) // [in, out] → [out, in]
-        {
-            var w = model.Parameter(ours);
-            return Llama2c.Transpose(w.Data, w.Shape[0], w.Shape[1]);
-        }
+        Tensor Linear(string ours) => OutIn(model, ours);
         Tensor Permuted(string ours, int heads)
         {
             var w = Linear(ours);
