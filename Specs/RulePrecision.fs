@@ -480,6 +480,20 @@ let private residualSaeFolder () =
     | null | "" -> None
     | root -> Some(IO.Path.Combine(root, "saes", "gpt2-small-res-jb-blocks.0.hook_resid_pre")) |> Option.filter (fun f -> IO.File.Exists(IO.Path.Combine(f, "cfg.json")))
 
+/// The published measurement on GPT-2 small's layer 0: each head's SAELens SAE described by skip-gram rules over
+/// 64-token windows of the text; input features from a residual SAE when given, token identity otherwise. Returns the
+/// windows and the counts the claim is about.
+let rulesPublishedCounts (choice: Verification.Fixtures.ModelChoice) (saes: (int * string) list) (textPath: string) (inputSae: string option) =
+    let tokenizer = choice.Tokenizer
+    let windows = RuleScan.Windows([ tokenizer.Encode(IO.File.ReadAllText textPath) ])
+    let inputs: IInputFeatures =
+        match inputSae with
+        | Some folder -> log (sprintf "input features: the residual SAE in %s" folder); ResidualSaeFeatures(choice.Model, SparseAutoencoder.LoadSaeLens folder, 0)
+        | None -> log "input features: token identity"; TokenFeatures(choice.Model, tokenizer)
+    let reports = [ for (head, folder) in saes -> RuleScan.Run("gpt2", choice.Model, inputs, 0, head, SparseAutoencoder.LoadSaeLens folder, windows) ]
+    windows.Length, reports |> List.sumBy (fun r -> r.WellDescribed.Count), reports |> List.sumBy (fun r -> r.Evaluable.Count),
+    reports |> List.sumBy (fun r -> r.WithDistractors.Count), reports |> List.sumBy (fun r -> r.Features.Count)
+
 [<Test; Category("Published")>]
 let ``in GPT-2 small most layer-0 attention features are described by about 100 rules, and over a quarter have distractors`` () =
     let found, path, looked = Verification.Fixtures.Real.SharedData.Locator.TryFind "gpt2"
@@ -495,22 +509,28 @@ let ``in GPT-2 small most layer-0 attention features are described by about 100 
     if String.IsNullOrEmpty text || not (IO.File.Exists text) then
         Assert.Inconclusive("Set VERIFICATION_TEXT to a plain-text file of web text (the source uses 50,000 64-token windows of OpenWebText).")
     let choice = Verification.Fixtures.ModelCatalog.Load path
-    let tokenizer = choice.Tokenizer
-    if isNull tokenizer then Assert.Inconclusive(sprintf "no GPT-2 tokenizer files beside %s" path)
-    let windows = RuleScan.Windows([ tokenizer.Encode(IO.File.ReadAllText text) ])
-    let inputs: IInputFeatures =
-        match residualSaeFolder () with
-        | Some folder -> log (sprintf "input features: the residual SAE in %s" folder); ResidualSaeFeatures(choice.Model, SparseAutoencoder.LoadSaeLens folder, 0)
-        | None ->
-            log "input features: token identity (no gpt2-small-res-jb SAE in $VERIFICATION_MODELS/saes/gpt2-small-res-jb-blocks.0.hook_resid_pre)"
-            TokenFeatures(choice.Model, tokenizer)
-    let reports =
-        [ for (head, folder) in saes ->
-              RuleScan.Run("gpt2", choice.Model, inputs, 0, head, SparseAutoencoder.LoadSaeLens folder, windows) ]
-    let evaluable = reports |> List.sumBy (fun r -> r.Evaluable.Count)
-    let well = reports |> List.sumBy (fun r -> r.WellDescribed.Count)
-    let features = reports |> List.sumBy (fun r -> r.Features.Count)
-    let distractors = reports |> List.sumBy (fun r -> r.WithDistractors.Count)
-    log (sprintf "%d windows; %d of %d evaluable features described well; %d of %d features with distractors" windows.Length well evaluable distractors features)
+    if isNull choice.Tokenizer then Assert.Inconclusive(sprintf "no GPT-2 tokenizer files beside %s" path)
+    let windows, well, evaluable, distractors, features = rulesPublishedCounts choice saes text (residualSaeFolder ())
+    log (sprintf "%d windows; %d of %d evaluable features described well; %d of %d features with distractors" windows well evaluable distractors features)
     Assert.That(float well / float evaluable, Is.GreaterThan 0.5)
     Assert.That(float distractors / float features, Is.GreaterThan 0.25)
+
+[<Test>]
+let ``the GPT-2 small rules spec runs end to end on stand-ins laid out like the downloads: a GPT-2 folder, a SAELens SAE and a text file`` () =
+    use dir = new TempFolder()
+    let modelDir = IO.Path.Combine(dir.Path, "gpt2")
+    let standIn, model = Verification.Specs.StandIns.gpt2StandIn modelDir
+    let textPath = IO.Path.Combine(dir.Path, "web.txt")
+    IO.File.WriteAllLines(textPath, Verification.Fixtures.Prompts.EnglishText.Lines)
+    let windows = RuleScan.Windows([ standIn.Tokenizer.Encode(IO.File.ReadAllText textPath) ])
+    // An output SAE on L0H0's hook_z, trained briefly here and saved as SAELens saves one (cfg.json + sae_weights.safetensors).
+    let sae = RuleScan.TrainSae(model, 0, 0, windows, 16, steps = 200)
+    let saeDir = IO.Path.Combine(dir.Path, "saes", "gpt2-small-L0H0-hook_z")
+    Verification.Specs.StandIns.saveSaeLens sae saeDir
+    let windowCount, well, evaluable, distractors, features = rulesPublishedCounts standIn [ 0, saeDir ] textPath None
+    log (sprintf "%d windows; %d of %d evaluable described well; %d of %d with distractors" windowCount well evaluable distractors features)
+    Assert.That(windowCount, eq windows.Length)
+    Assert.That(features, eq 16, "one row per latent of the SAE")
+    Assert.That(well, Is.InRange(0, evaluable))
+    Assert.That(evaluable, Is.InRange(0, features))
+    Assert.That(distractors, Is.InRange(0, features))

@@ -28,3 +28,12 @@ let gpt2StandIn (dir: string) =
         IO.File.Copy(IO.Path.Combine(SharedData.Gpt2TokenizerFolder, file), IO.Path.Combine(dir, file))
     ModelCatalog.Load dir, model
 
+/// An SAE saved as SAELens saves one: cfg.json (d_in, d_sae, activation, input centring) and sae_weights.safetensors.
+let saveSaeLens (sae: Verification.Engine.Analysis.SparseAutoencoder) (folder: string) =
+    IO.Directory.CreateDirectory folder |> ignore
+    let cfg =
+        sprintf """{"d_in": %d, "d_sae": %d, "activation_fn_str": "relu", "apply_b_dec_to_input": %s, "hook_name": "blocks.0.attn.hook_z"}"""
+            sae.Config.InputWidth sae.Config.Latents (if sae.Config.CentreInput then "true" else "false")
+    IO.File.WriteAllText(IO.Path.Combine(folder, "cfg.json"), cfg)
+    SafeTensors.Write(IO.Path.Combine(folder, "sae_weights.safetensors"),
+                      readOnlyDict [ "W_enc", sae.Encoder; "b_enc", sae.EncoderBias; "W_dec", sae.Decoder; "b_dec", sae.DecoderBias ])
