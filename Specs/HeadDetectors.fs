@@ -405,3 +405,18 @@ let ``on the compiled circuits the name-mover detector follows its definition`` 
     let movers, _ = ioiMeasurements (compiled.Force())
     Assert.That(movers.IsFlagged(1, 1), Is.False)
     Assert.That(movers.Extra.["attention to S2"].[1, 1], Is.GreaterThan(movers.[1, 1]))
+
+[<Test>]
+let ``SPD's spec runs end to end on a stand-in laid out like its export: plain-MLP Llama folder with a WordPiece tokenizer json`` () =
+    use dir = new TempFolder()
+    let standIn = spdStandIn dir.Path
+    Assert.That(standIn.Tokenizer, Is.InstanceOf<Verification.Engine.Tokenizers.WordPieceTokenizer>(), "what SPD's tokenizer.json is: not byte-level BPE")
+    Assert.That((standIn.Model.Config :?> Verification.Engine.Models.LlamaConfig).GatedMlp, Is.False, "up_proj/down_proj, no gate_proj")
+    let scan = spdProtocol standIn
+    for (detector, _, _, _) in spdPublished do
+        let t = scan.Table detector
+        Assert.That((t.Layers, t.Heads), eq (2, 4), detector)
+    // No BOS anywhere: a causal model's A[0, 0] = 1, so over windows of T = 32 tokens every head's BOS score is at least 1/32.
+    let bos = scan.Table "BOS"
+    Assert.That(bos.Values |> Seq.cast<float> |> Seq.forall (fun v -> v >= 1.0 / 32.0 - 1e-6), Is.True)
+    Assert.That(scan.Notes, Has.Some.StartsWith "real text: ")

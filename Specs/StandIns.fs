@@ -37,3 +37,23 @@ let saveSaeLens (sae: Verification.Engine.Analysis.SparseAutoencoder) (folder: s
     IO.File.WriteAllText(IO.Path.Combine(folder, "cfg.json"), cfg)
     SafeTensors.Write(IO.Path.Combine(folder, "sae_weights.safetensors"),
                       readOnlyDict [ "W_enc", sae.Encoder; "b_enc", sae.EncoderBias; "W_dec", sae.Decoder; "b_dec", sae.DecoderBias ])
+
+/// A WordPiece tokenizer.json (as small research models ship, rather than byte-level BPE) over the given tokens.
+let writeWordPieceTokenizerJson (path: string) (tokens: string list) =
+    let vocab = String.Join(", ", tokens |> List.mapi (fun i t -> sprintf "%s: %d" (Text.Json.JsonSerializer.Serialize t) i))
+    IO.File.WriteAllText(path,
+        sprintf """{"version": "1.0", "normalizer": {"type": "BertNormalizer", "lowercase": true}, "pre_tokenizer": {"type": "BertPreTokenizer"}, "model": {"type": "WordPiece", "unk_token": "[UNK]", "continuing_subword_prefix": "##", "vocab": {%s}}}""" vocab)
+
+/// A folder laid out as the SPD export the Published spec asks for: a Hugging Face Llama folder whose MLP is plain
+/// (up_proj/down_proj, no gate_proj) with a WordPiece tokenizer.json, from the golden llama-plain-mlp weights (97 tokens).
+let spdStandIn (dir: string) =
+    for file in [ "config.json"; "model.safetensors" ] do
+        IO.File.Copy(IO.Path.Combine(Verification.Fixtures.Golden.GoldenModels.Folder "llama-plain-mlp", file), IO.Path.Combine(dir, file))
+    let words =
+        [ "the"; "and"; "to"; "of"; "was"; "is"; "it"; "he"; "she"; "they"; "in"; "on"; "went"; "store"; "gave"; "drink"; "when"
+          "mary"; "john"; "alice"; "bob"; "cat"; "dog"; "sat"; "mat"; "day"; "one"; "two"; "three"; "four"; "five"; "six"; "seven" ]
+    let characters = [ for c in 'a' .. 'z' -> string c ] @ [ for d in '0' .. '9' -> string d ] @ [ "."; ","; ";"; ":"; "!"; "?" ]
+    let tokens = [ "[PAD]"; "[UNK]"; "[CLS]"; "[SEP]"; "[MASK]" ] @ words @ characters
+    let tokens = tokens @ [ for i in 0 .. 96 - tokens.Length -> sprintf "##%c" (char (int 'a' + i % 26)) + (if i >= 26 then string (i / 26) else "") ]
+    writeWordPieceTokenizerJson (IO.Path.Combine(dir, "tokenizer.json")) tokens
+    ModelCatalog.Load dir

@@ -132,3 +132,16 @@ let ``llama2c's tokenizer merges the highest-scoring pair first and falls back t
     Assert.That(t.Decode(t.Encode("é", bos = false, eos = false)), eq " é")
     (throws<Verification.Engine.Loading.ModelFileException> (fun () -> Llama2cTokenizer.Load(dir.File "tokenizer.bin", pieces.Length + 5) |> ignore)).Message
     |> mentions [ "tokenizer.bin"; "truncated" ]
+
+[<Test>]
+let ``a WordPiece tokenizer json encodes as the same vocabulary in vocab txt, and an unknown model type is named`` () =
+    use dir = new TempFolder()
+    let tokens = [ "[PAD]"; "[UNK]"; "[CLS]"; "[SEP]"; "[MASK]"; "the"; "cat"; "sat"; "##s"; "." ]
+    Verification.Specs.StandIns.writeWordPieceTokenizerJson (dir.File "tokenizer.json") tokens
+    let fromJson = Verification.Engine.Tokenizers.TokenizerLoader.FromTokenizerJson(dir.File "tokenizer.json")
+    let fromTxt = Verification.Engine.Tokenizers.WordPieceTokenizer(List.toArray tokens)
+    for text in [ "The cats sat."; "the dog" ] do
+        Assert.That(fromJson.Encode text, eq (fromTxt.Encode text), text)
+    File.WriteAllText(dir.File "tokenizer.json", """{"model": {"type": "Unigram", "vocab": []}}""")
+    (throws<Verification.Engine.Loading.ModelFileException> (fun () -> Verification.Engine.Tokenizers.TokenizerLoader.FromTokenizerJson(dir.File "tokenizer.json") |> ignore)).Message
+    |> mentions [ "tokenizer.json"; "'Unigram' is not supported" ]

@@ -10,11 +10,36 @@ public static class TokenizerLoader
         var folder = Directory.Exists(modelPath) ? modelPath : Path.GetDirectoryName(Path.GetFullPath(modelPath)) ?? ".";
         string In(string name) => Path.Combine(folder, name);
         if (File.Exists(In("vocab.json")) && File.Exists(In("merges.txt"))) return Gpt2Tokenizer.FromFiles(In("vocab.json"), In("merges.txt"));
-        if (File.Exists(In("tokenizer.json"))) return Gpt2Tokenizer.FromTokenizerJson(In("tokenizer.json"));
+        if (File.Exists(In("tokenizer.json"))) return FromTokenizerJson(In("tokenizer.json"));
         if (File.Exists(In("vocab.txt"))) return WordPieceTokenizer.FromFile(In("vocab.txt"));
         if (File.Exists(In("tokenizer.bin"))) return Llama2cTokenizer.Load(In("tokenizer.bin"), vocabularySize);
         return null;
     }
+
+    /// <summary>
+    /// A Hugging Face tokenizer.json by its model type: byte-level BPE (GPT-2's) or WordPiece (BERT's, and the word-piece
+    /// tokenizers small research models ship); any other type is a named error.
+    /// </summary>
+    public static ITokenizer FromTokenizerJson(string path) => ModelFileException.Guard<ITokenizer>(path, () =>
+    {
+        var root = JsonFile.Parse(path) as System.Text.Json.Nodes.JsonObject ?? throw new ModelFileException(path, "must hold a JSON object");
+        var model = root["model"] as System.Text.Json.Nodes.JsonObject ?? throw new ModelFileException(path, "has no 'model' object", field: "model");
+        var type = model["type"]?.GetValue<string>() ?? (model.ContainsKey("merges") ? "BPE" : "");
+        switch (type)
+        {
+            case "BPE":
+                return Gpt2Tokenizer.FromTokenizerJson(path);
+            case "WordPiece":
+                var vocab = model["vocab"] as System.Text.Json.Nodes.JsonObject ?? throw new ModelFileException(path, "WordPiece needs model.vocab", field: "model.vocab");
+                var byId = vocab.Select(p => (Token: p.Key, Id: p.Value!.GetValue<int>())).OrderBy(p => p.Id).ToList();
+                for (var i = 0; i < byId.Count; i++)
+                    if (byId[i].Id != i) throw new ModelFileException(path, $"WordPiece ids must run 0..{byId.Count - 1}; id {i} is missing", field: "model.vocab");
+                var lowerCase = root["normalizer"]?["lowercase"]?.GetValue<bool>() ?? true;
+                return new WordPieceTokenizer([.. byId.Select(p => p.Token)], lowerCase, path);
+            default:
+                throw new ModelFileException(path, $"tokenizer model type '{type}' is not supported (BPE with byte-level pre-tokenization, or WordPiece)", field: "model.type");
+        }
+    });
 
     public static ITokenizer Load(string modelPath, int vocabularySize) =>
         TryLoad(modelPath, vocabularySize) ?? throw new ModelFileException(modelPath,
