@@ -145,7 +145,7 @@ let ``most of the top next-token neurons raise their token's probability where t
     Approve.Finding(
         Finding("5.0", "a next-token neuron's activation raises its token's probability (direct effect, by intervention)", "Neo, Cohen, Barez 2024",
                 "zoo: context", "each of the 5 most congruent last-layer neurons", sprintf "%d of 5 at their strongest example" count,
-                (if count = 5 then Verdict.Holds elif count >= 3 then Verdict.Partly else Verdict.Refuted)))
+                (if count = 5 then Verdict.Holds elif count >= 1 then Verdict.Partly else Verdict.Refuted)))
     Assert.That(count, Is.GreaterThanOrEqualTo 3)
 
 [<Test>]
@@ -231,8 +231,9 @@ let ``doubling a head's output confirms the heads the projection flags`` () =
     let share = float agreeing.Length / float rows.Length
     Approve.Finding(
         Finding("5.3", "doubling a responsible head's output raises the neuron's activation (the two methods agree)", "Neo, Cohen, Barez 2024", "zoo: context",
-                "the head with the largest doubling effect is a flagged head", sprintf "%d of %d look-ups (%.0f %%)" agreeing.Length rows.Length (100.0 * share),
-                (if share > 0.5 then Verdict.Holds else Verdict.Refuted)))
+                "the head with the largest doubling effect is a flagged head in at least 90 % of look-ups (the methods agree); more often than not: partly",
+                sprintf "%d of %d look-ups (%.0f %%)" agreeing.Length rows.Length (100.0 * share),
+                (if share >= 0.9 then Verdict.Holds elif share > 0.5 then Verdict.Partly else Verdict.Refuted)))
     Assert.That(share, Is.GreaterThan 0.5)
 
 // ---- published: GPT-2 large ---------------------------------------------------------------------------------------
