@@ -38,7 +38,7 @@ public static class Program
         cache.SetAction(p => Guard(p, () => ModelCommands.Cache(p.GetValue(modelOption)!, p.GetValue(idsOption), p.GetValue(textOption), p.GetValue(outOption)!)));
         root.Add(cache);
 
-        var stepsOption = AtLeast(new Option<int>("--steps") { Description = "How many tokens to generate.", DefaultValueFactory = _ => 16 }, 1);
+        var stepsOption = Bounded(new Option<int>("--steps") { Description = "How many tokens to generate.", DefaultValueFactory = _ => 16 }, 1);
         var generate = new Command("generate", "Greedy decoding: print the next token ids.") { modelOption, idsOption, textOption, stepsOption };
         generate.SetAction(p => Guard(p, () => ModelCommands.Generate(p.GetValue(modelOption)!, p.GetValue(idsOption), p.GetValue(textOption), p.GetValue(stepsOption))));
         root.Add(generate);
@@ -53,14 +53,14 @@ public static class Program
         root.Add(train);
 
         var rulesModel = new Option<string>("--model") { Description = "A zoo name, a real checkpoint's name, or a path.", DefaultValueFactory = _ => "rules" };
-        var rulesLayer = AtLeast(new Option<int>("--layer") { Description = "The head's layer.", DefaultValueFactory = _ => 0 }, 0);
-        var rulesHead = AtLeast(new Option<int>("--head") { Description = "The head.", DefaultValueFactory = _ => 0 }, 0);
+        var rulesLayer = Bounded(new Option<int>("--layer") { Description = "The head's layer.", DefaultValueFactory = _ => 0 }, 0);
+        var rulesHead = Bounded(new Option<int>("--head") { Description = "The head.", DefaultValueFactory = _ => 0 }, 0);
         var rulesSae = new Option<string?>("--sae") { Description = "An output SAE on the head's hook_z: a suite .safetensors file or a SAELens folder (default: train one)." };
         var rulesInputSae = new Option<string?>("--input-sae") { Description = "Input features: an SAE on hook_resid_pre of the head's layer, a suite .safetensors file or a SAELens folder (default: token identity)." };
-        var rulesInputLatents = AtLeast(new Option<int>("--input-latents") { Description = "Train a residual SAE with this many latents here as the input features (0: token identity, unless --input-sae).", DefaultValueFactory = _ => 0 }, 0);
-        var rulesLatents = AtLeast(new Option<int>("--latents") { Description = "Latents of an SAE trained here.", DefaultValueFactory = _ => 32 }, 1);
-        var rulesSteps = AtLeast(new Option<int>("--sae-steps") { Description = "Training steps of an SAE trained here.", DefaultValueFactory = _ => 2000 }, 1);
-        var rulesShown = AtLeast(new Option<int>("--features") { Description = "How many features to print (all go to the CSV).", DefaultValueFactory = _ => 12 }, 1);
+        var rulesInputLatents = Bounded(new Option<int>("--input-latents") { Description = "Train a residual SAE with this many latents here as the input features (0: token identity, unless --input-sae).", DefaultValueFactory = _ => 0 }, 0);
+        var rulesLatents = Bounded(new Option<int>("--latents") { Description = "Latents of an SAE trained here.", DefaultValueFactory = _ => 32 }, 1);
+        var rulesSteps = Bounded(new Option<int>("--sae-steps") { Description = "Training steps of an SAE trained here.", DefaultValueFactory = _ => 2000 }, 1);
+        var rulesShown = Bounded(new Option<int>("--features") { Description = "How many features to print (all go to the CSV).", DefaultValueFactory = _ => 12 }, 1);
         var rulesOut = new Option<string?>("--out") { Description = "Folder for features.csv and by-k.svg (default: out/rules/<model>-L<layer>H<head>)." };
         var rules = new Command("rules", "Describe one head's output SAE features by skip-gram rules, with precision, recall and distractors (default: the rules zoo model).")
         {
@@ -76,7 +76,7 @@ public static class Program
         var gemm = new Command("gemm", "Matrix-product GFLOP/s: OpenBLAS from C, from C#, and the managed kernel.") { seconds };
         gemm.SetAction(p => Guard(p, () => BenchCommand.Gemm(p.GetValue(seconds))));
         bench.Add(gemm);
-        var tokensOption = AtLeast(new Option<int>("--tokens") { Description = "Sequence length (1 to 1024, GPT-2's context).", DefaultValueFactory = _ => 256 }, 1, 1024);
+        var tokensOption = Bounded(new Option<int>("--tokens") { Description = "Sequence length (1 to 1024, GPT-2's context).", DefaultValueFactory = _ => 256 }, 1, 1024);
         var forward = new Command("forward", "Forward-pass tokens/s of a GPT-2-small-sized model, OpenBLAS and managed.") { tokensOption, seconds };
         forward.SetAction(p => Guard(p, () => ModelCommands.BenchForward(p.GetValue(tokensOption), p.GetValue(seconds))));
         bench.Add(forward);
@@ -115,7 +115,7 @@ public static class Program
     }
 
     /// <summary>An integer option whose value must lie in [min, max]; checked while parsing, before any work.</summary>
-    static Option<int> AtLeast(Option<int> option, int min, int max = int.MaxValue)
+    static Option<int> Bounded(Option<int> option, int min, int max = int.MaxValue)
     {
         option.Validators.Add(r =>
         {
