@@ -37,9 +37,14 @@ public sealed class OutputFolder : IDisposable
                 bufferSize: 1, FileOptions.DeleteOnClose);
             return new OutputFolder(full, lockFile);
         }
-        catch (IOException e) when (e is not FileNotFoundException and not DirectoryNotFoundException)
+        // The lock is held: EWOULDBLOCK from flock on Linux, a sharing violation on Windows.
+        catch (IOException e) when (e.HResult is 11 or unchecked((int)0x80070020))
         {
             throw new IOException($"another run is writing to {full} ({LockName} is held); wait for it or give another --out folder.", e);
+        }
+        catch (IOException e) when (e is not FileNotFoundException and not DirectoryNotFoundException)
+        {
+            throw new IOException($"cannot create {LockName} in {full}: {e.Message}", e);
         }
     }
 
