@@ -72,8 +72,7 @@ public static class HuggingFace
         public ConfigReader(string path)
         {
             Path = path;
-            var node = JsonFile.Parse(path);
-            json = node as JsonObject ?? throw new ModelFileException(path, $"must hold a JSON object, not {(node is null ? "null" : node.GetValueKind().ToString().ToLowerInvariant())}");
+            json = JsonFile.ParseObject(path);
         }
 
         public string Path { get; }

@@ -44,24 +44,3 @@ public sealed class ModelFileException : Exception
         }
     }
 }
-
-/// <summary>JSON from a file, with its bytes checked as UTF-8 first (System.Text.Json only notices bad bytes when a string is read).</summary>
-public static class JsonFile
-{
-    static readonly System.Text.UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
-
-    /// <summary>Throws a <see cref="ModelFileException"/> naming the file when <paramref name="bytes"/> are not UTF-8.</summary>
-    public static void CheckUtf8(string path, ReadOnlySpan<byte> bytes, string what = "the file")
-    {
-        try { StrictUtf8.GetCharCount(bytes); }
-        catch (System.Text.DecoderFallbackException e) { throw new ModelFileException(path, $"{what} is not valid UTF-8 (byte {e.Index})"); }
-    }
-
-    public static System.Text.Json.Nodes.JsonNode? Parse(string path)
-    {
-        var bytes = File.ReadAllBytes(path);
-        CheckUtf8(path, bytes);
-        try { return System.Text.Json.Nodes.JsonNode.Parse(bytes); }
-        catch (System.Text.Json.JsonException e) { throw new ModelFileException(path, "not valid JSON: " + e.Message); }
-    }
-}

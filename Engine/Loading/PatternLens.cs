@@ -34,7 +34,7 @@ public static class PatternLens
     {
         var configPath = Path.Combine(modelFolder, "model_cfg.json");
         if (!File.Exists(configPath)) throw new ModelFileException(configPath, "file not found (a pattern_lens model folder needs model_cfg.json)");
-        var config = ReadObject(configPath);
+        var config = JsonFile.ParseObject(configPath);
         int Need(string key) =>
             config[key] is JsonValue v && v.GetValueKind() == JsonValueKind.Number && v.TryGetValue<int>(out var n)
                 ? n > 0 ? n : throw new ModelFileException(configPath, $"must be at least 1, not {n}", field: key)
@@ -72,11 +72,6 @@ public static class PatternLens
         return new PatternLensModel(name, modelFolder, layers, heads, config, hashes);
     }
 
-    static JsonObject ReadObject(string path)
-    {
-        return JsonFile.Parse(path) as JsonObject ?? throw new ModelFileException(path, "must hold a JSON object");
-    }
-
     public static PatternLensPrompt ReadPrompt(PatternLensModel model, string hash) =>
         ModelFileException.Guard(Path.Combine(model.Folder, "prompts", hash), () => ReadPromptChecked(model, hash));
 
@@ -85,7 +80,7 @@ public static class PatternLens
         var folder = Path.Combine(model.Folder, "prompts", hash);
         var promptPath = Path.Combine(folder, "prompt.json");
         if (!File.Exists(promptPath)) throw new ModelFileException(promptPath, "file not found");
-        var prompt = ReadObject(promptPath);
+        var prompt = JsonFile.ParseObject(promptPath);
         var tokens = prompt["tokens"] is JsonArray array && array.All(t => t is JsonValue v && v.GetValueKind() == JsonValueKind.String)
             ? array.Select(t => t!.GetValue<string>()).ToArray()
             : throw new ModelFileException(promptPath, prompt["tokens"] is null ? "missing" : "must be an array of strings", field: "tokens");
@@ -104,8 +99,7 @@ public static class PatternLens
         for (var l = 0; l < model.Layers; l++)
         {
             var name = $"blocks.{l}.attn.hook_pattern";
-            if (!arrays.TryGetValue(name, out var pattern)) throw new ModelFileException(npz, $"no array '{name}' (the config says {model.Layers} layers)");
-            var (values, shape) = pattern;
+            var (values, shape) = arrays[name]; // present: checked above
             if (shape.Length != 4 || shape[0] != 1 || shape[1] != model.Heads || shape[2] != count || shape[3] != count)
                 throw new ModelFileException(npz, $"shape ({string.Join(", ", shape)}) disagrees with {model.Heads} heads and {tokens.Length} tokens + BOS " +
                                                   $"(expected (1, {model.Heads}, {count}, {count}))", name);

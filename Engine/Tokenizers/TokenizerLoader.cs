@@ -22,7 +22,7 @@ public static class TokenizerLoader
     /// </summary>
     public static ITokenizer FromTokenizerJson(string path) => ModelFileException.Guard<ITokenizer>(path, () =>
     {
-        var root = JsonFile.Parse(path) as System.Text.Json.Nodes.JsonObject ?? throw new ModelFileException(path, "must hold a JSON object");
+        var root = JsonFile.ParseObject(path);
         var model = root["model"] as System.Text.Json.Nodes.JsonObject ?? throw new ModelFileException(path, "has no 'model' object", field: "model");
         var type = model["type"]?.GetValue<string>() ?? (model.ContainsKey("merges") ? "BPE" : "");
         switch (type)
