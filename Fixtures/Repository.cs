@@ -1,3 +1,5 @@
+using Verification.Engine;
+
 namespace Verification.Fixtures;
 
 /// <summary>Where the repository and the shared data beside it are, wherever the tests run from.</summary>
@@ -15,7 +17,7 @@ public static class Repository
     /// <c>../shared</c> beside the repository.
     /// </summary>
     public static string Shared =>
-        Environment.GetEnvironmentVariable("VERIFICATION_SHARED") is { Length: > 0 } shared
+        Settings.Current.SharedFolder is { } shared
             ? Path.GetFullPath(shared)
             : Path.GetFullPath(Path.Combine(Root, "..", "shared"));
 
@@ -23,7 +25,7 @@ public static class Repository
 
     /// <summary>The approved snapshots: <c>VERIFICATION_APPROVED</c>, else <c>Approved/</c>.</summary>
     public static string Approved =>
-        Environment.GetEnvironmentVariable("VERIFICATION_APPROVED") is { Length: > 0 } dir
+        Settings.Current.ApprovedFolder is { } dir
             ? Path.GetFullPath(dir)
             : Path.Combine(Root, "Approved");
 

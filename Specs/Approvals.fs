@@ -4,7 +4,8 @@ module Verification.Specs.Approvals
 
 open System.IO
 open NUnit.Framework
-open Verification.Fixtures.Approvals
+open Verification.Reports
+open Verification.Specs.Snapshots
 open Verification.Specs.Support
 
 let private table (values: float list) =

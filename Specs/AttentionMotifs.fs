@@ -6,12 +6,13 @@ open System
 open System.IO
 open System.Text.Json
 open NUnit.Framework
-open Verification.Engine.Analysis
+open Verification.Analysis
 open Verification.Fixtures
-open Verification.Fixtures.Approvals
+open Verification.Reports
+open Verification.Specs.Snapshots
 open Verification.Fixtures.Golden
-open Verification.Fixtures.Plots
-open Verification.Fixtures.Scan
+open Verification.Reports.Plots
+open Verification.Fixtures.Protocols
 open Verification.Fixtures.Zoo
 open Verification.Specs.Support
 
@@ -94,7 +95,7 @@ let ``the source's Figure 1 patterns are told apart by their features`` () =
     let patterns = names |> List.map (fun n -> n, matrix (root.GetProperty(n).GetProperty "input"))
     let labels = [| for i in 0 .. 24 -> string i |]
     for (name, a) in patterns do
-        Approve.Svg(Plot.AttentionHeatmap(a, labels, labels, name), Approve.Slug name)
+        Approve.Svg(Plot.AttentionHeatmap(a, labels, labels, name), FileNames.Slug name)
     let samples = patterns |> List.map (fun (n, a) -> MotifSample(n, "figure 1", Motifs.PatternFeatures a))
     let embedding = Motifs.Embed(samples, 16)
     let table = Table(Column("head", 0), Column("to", 0), Column("distance", 3))
@@ -109,7 +110,7 @@ let ``the source's Figure 1 patterns are told apart by their features`` () =
 let private zooEmbedding =
     lazy
         (let choice = ModelCatalog.Load "compiled-heads"
-         let samples = MotifScan.Samples("compiled", MotifScan.ZooPrompts choice) |> Seq.toList
+         let samples = Motifs.Samples("compiled", Protocols.MotifPrompts choice) |> Seq.toList
          Motifs.Embed(samples, 16))
 
 [<Test>]
@@ -152,10 +153,10 @@ let private wholeZoo =
          let choices = models |> List.map (fun (short, name) -> short, ModelCatalog.Load name)
          let samples =
              [ for (short, choice) in choices do
-                   yield! MotifScan.Samples(short, MotifScan.ZooPrompts choice) ]
+                   yield! Motifs.Samples(short, Protocols.MotifPrompts choice) ]
          // ARENA's induction protocol keeps the scans small (the negation model's context of 512 would select SPD's 3200 × 512).
          let scans =
-             choices |> List.filter (fun (s, _) -> s <> "compiled") |> List.map (fun (s, c) -> s, HeadScan.Run(c, ScanProtocol.Arena(c.Model, System.Nullable()))) |> Map.ofList
+             choices |> List.filter (fun (s, _) -> s <> "compiled") |> List.map (fun (s, c) -> s, HeadScan.Run(Protocols.Inputs(c, Protocols.Arena(c.Model, System.Nullable())))) |> Map.ofList
          Motifs.Embed(samples, 16), scans)
 
 [<Test>]

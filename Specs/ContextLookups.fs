@@ -5,12 +5,13 @@ module Verification.Specs.ContextLookups
 
 open System
 open NUnit.Framework
-open Verification.Engine.Analysis
+open Verification.Analysis
 open Verification.Engine.Models
 open Verification.Engine.Tensors
 open Verification.Fixtures
-open Verification.Fixtures.Approvals
-open Verification.Fixtures.Plots
+open Verification.Reports
+open Verification.Specs.Snapshots
+open Verification.Reports.Plots
 open Verification.Fixtures.Prompts
 open Verification.Fixtures.Zoo
 open Verification.Specs.Support

@@ -4,17 +4,19 @@ module Verification.Specs.HeadDetectors
 
 open System
 open NUnit.Framework
-open Verification.Engine.Analysis
+open Verification.Engine.Models
+open Verification.Analysis
 open Verification.Fixtures
-open Verification.Fixtures.Approvals
+open Verification.Reports
+open Verification.Specs.Snapshots
 open Verification.Fixtures.Prompts
-open Verification.Fixtures.Scan
+open Verification.Fixtures.Protocols
 open Verification.Fixtures.Zoo
 open Verification.Specs.Support
 open Verification.Specs.StandIns
 
 let private compiled = lazy (ModelCatalog.Load "compiled-heads")
-let private scan = lazy (HeadScan.Run(compiled.Force()))
+let private scan = lazy (HeadScan.Run(Protocols.Inputs(compiled.Force())))
 
 /// The heads each detector must flag on the compiled circuits, and no others.
 let private builtFor =
@@ -56,7 +58,7 @@ let ``the positional detector puts the previous-token head's peak at offset 1 an
 [<Test>]
 let ``uniform heads score what the definitions give for uniform attention`` () =
     // Computed here from the prompts' lengths alone, independently of the detectors' code.
-    let prompts = HeadScan.RealText(CompiledVocabulary.Tokenizer) |> Seq.map Array.length |> Seq.toList
+    let prompts = PromptSets.RealText(CompiledVocabulary.Tokenizer) |> Seq.map Array.length |> Seq.toList
     let pooled (term: int -> int -> float) (count: int -> int) =
         (prompts |> List.sumBy (fun t -> [ 0 .. t - 1 ] |> List.sumBy (term t))) / float (prompts |> List.sumBy count)
     let prevToken = pooled (fun _ q -> if q >= 1 then 1.0 / float (q + 1) else 0.0) (fun t -> t - 1)
@@ -91,13 +93,13 @@ let ``the successor signal is attention to the ordinal predecessor minus the sam
 
 // ---- TransformerLens detection matrices ---------------------------------------------------------------------------
 
-let private prevPrompt = lazy (Patterns.Of(compiled.Force().Model, CompiledVocabulary.Tokenizer, CompiledVocabulary.Tokenizer.Encode "the cat sat on the mat ."))
+let private prevPrompt = lazy (AttentionPatterns.Of(compiled.Force().Model, CompiledVocabulary.Tokenizer, CompiledVocabulary.Tokenizer.Encode "the cat sat on the mat ."))
 
 [<Test>]
 let ``TransformerLens's mul score of the previous-token head is (T−1)/T, and 1 with BOS and the current token excluded`` () =
     let p = prevPrompt.Force()
     let t = float p.Length
-    let d = DetectionMatrices.For(DetectionPattern.PreviousToken, p)
+    let d = DetectionMatrices.For(DetectionTemplate.PreviousToken, p)
     // Row 0 has nowhere to look but itself: it adds 1 to sum(A) and 0 to sum(A ⊙ D).
     Assert.That(DetectionMatrices.Score(p, 0, 0, d, ErrorMeasure.Mul, false, false), Is.EqualTo((t - 1.0) / t).Within(1e-6))
     Assert.That(DetectionMatrices.Score(p, 0, 0, d, ErrorMeasure.Mul, true, true), Is.EqualTo(1.0).Within(1e-6))
@@ -108,7 +110,7 @@ let ``TransformerLens's mul score of the previous-token head is (T−1)/T, and 1
 let ``the exclude options never modify the patterns they score`` () =
     let p = prevPrompt.Force()
     let before = p.Layers |> Array.map Array.copy
-    for pattern in [ DetectionPattern.PreviousToken; DetectionPattern.DuplicateToken; DetectionPattern.Induction ] do
+    for pattern in [ DetectionTemplate.PreviousToken; DetectionTemplate.DuplicateToken; DetectionTemplate.Induction ] do
         for measure in [ ErrorMeasure.Mul; ErrorMeasure.Abs ] do
             DetectionMatrices.Detect([ p ], pattern, measure, excludeBos = true, excludeCurrentToken = true) |> ignore
     for l in 0 .. p.LayerCount - 1 do
@@ -116,13 +118,13 @@ let ``the exclude options never modify the patterns they score`` () =
 
 [<Test>]
 let ``TransformerLens's detection matrices are built as its head_detector builds them`` () =
-    let p = Patterns.Of(compiled.Force().Model, CompiledVocabulary.Tokenizer, CompiledVocabulary.Tokenizer.EncodeWithoutBos "a cat a cat a")
+    let p = AttentionPatterns.Of(compiled.Force().Model, CompiledVocabulary.Tokenizer, CompiledVocabulary.Tokenizer.EncodeWithoutBos "a cat a cat a")
     // tokens: a cat a cat a (positions 0..4)
     let show (m: float[,]) = String.Join("/", [ for q in 0 .. 4 -> String.Join("", [ for k in 0 .. 4 -> string (int m.[q, k]) ]) ])
-    Assert.That(show (DetectionMatrices.For(DetectionPattern.PreviousToken, p)), eq "00000/10000/01000/00100/00010")
-    Assert.That(show (DetectionMatrices.For(DetectionPattern.DuplicateToken, p)), eq "00000/00000/10000/01000/10100")
+    Assert.That(show (DetectionMatrices.For(DetectionTemplate.PreviousToken, p)), eq "00000/10000/01000/00100/00010")
+    Assert.That(show (DetectionMatrices.For(DetectionTemplate.DuplicateToken, p)), eq "00000/00000/10000/01000/10100")
     // The duplicate pattern shifted right one column, first column zero, diagonal kept.
-    Assert.That(show (DetectionMatrices.For(DetectionPattern.Induction, p)), eq "00000/00000/01000/00100/01010")
+    Assert.That(show (DetectionMatrices.For(DetectionTemplate.Induction, p)), eq "00000/00000/01000/00100/01010")
 
 [<Test>]
 let ``TransformerLens's scores and the copying scores of the compiled model are approved`` () =
@@ -181,7 +183,7 @@ let gpt2Published =
 /// The sources' protocol on a model with GPT-2's vocabulary: English text with BOS, and ARENA's repeated random tokens
 /// (half-length 50) after BOS, as ARENA measured GPT-2 small's induction heads.
 let gpt2Protocol (choice: ModelChoice) =
-    HeadScan.Run(choice, ScanProtocol.Arena(choice.Model, PromptBuilder.For(choice.Tokenizer).Bos))
+    HeadScan.Run(Protocols.Inputs(choice, Protocols.Arena(choice.Model, PromptBuilder.For(choice.Tokenizer).Bos)))
 
 [<Test; Category("Published")>]
 let ``GPT-2 small's previous-token, induction, duplicate-token and S-inhibition heads are the published ones`` () =
@@ -200,8 +202,8 @@ let tlDemoPrompt =
 /// The demo's measurement: TransformerLens's previous-token matrix, mul score, with and without BOS and self excluded.
 let tlDemoScores (choice: ModelChoice) =
     let tokens = PromptBuilder.For(choice.Tokenizer).Build([ tlDemoPrompt ]).Tokens
-    let p = Patterns.Of(choice.Model, choice.Tokenizer, tokens)
-    let d = DetectionMatrices.For(DetectionPattern.PreviousToken, p)
+    let p = AttentionPatterns.Of(choice.Model, choice.Tokenizer, tokens)
+    let d = DetectionMatrices.For(DetectionTemplate.PreviousToken, p)
     tokens.Length,
     (fun l h -> DetectionMatrices.Score(p, l, h, d, ErrorMeasure.Mul, false, false)),
     (fun l h -> DetectionMatrices.Score(p, l, h, d, ErrorMeasure.Mul, true, true))
@@ -229,7 +231,7 @@ let spdPublished =
 
 /// SPD's protocol: no BOS inserted, SPD's induction prompts (L = 256, 32 × 100).
 let spdProtocol (choice: ModelChoice) =
-    HeadScan.Run(choice, ScanProtocol.Spd choice.Model)
+    HeadScan.Run(Protocols.Inputs(choice, Protocols.Spd choice.Model))
 
 [<Test; Category("Published")>]
 let ``SPD's 4-layer model has the published detector table`` () =
@@ -266,7 +268,7 @@ let ``SPD's 4-layer model has the published detector table`` () =
         Assert.That(best delimiter, eq (0, 5))
         Assert.That(delimiter.[0, 5], Is.EqualTo(1.74).Within(0.1)))
     // The L1H1 → L2H4 circuit: mean-ablating L1H1 drops L2H4's induction score below half; no other layer-1 head does.
-    let rows = Ablations.KComposition(choice.Model, 1, (ScanProtocol.Spd choice.Model).Induction) |> Seq.toList
+    let rows = Ablations.KComposition(choice.Model, 1, (Protocols.Spd choice.Model).Induction) |> Seq.toList
     let score name = rows |> List.pick (fun struct (n, s: HeadScores) -> if n = name then Some s.[2, 4] else None)
     let baseline = score "none"
     Assert.That(score "L1H1", Is.LessThan(baseline / 2.0), "L2H4 without L1H1")
@@ -284,8 +286,8 @@ let ``SPD's protocol without BOS runs on the compiled circuits and flags the sam
     // mean over queries. The previous-token head puts all of queries 0 and 1 on position 0 and nothing else there, so
     // its score is 2/T: 2/128 in SPD's windows on this 128-token context (0.004 at SPD's 512), more on shorter prompts.
     Assert.That((scan.Table "BOS").[0, 0], Is.EqualTo(2.0 / 128.0).Within(1e-6))
-    let spd = ScanProtocol.Spd(compiled.Force().Model)
-    let shortLines = HeadScan.Run(compiled.Force(), ScanProtocol(Induction = spd.Induction, ControlLength = spd.ControlLength, PrependBos = false))
+    let spd = Protocols.Spd(compiled.Force().Model)
+    let shortLines = HeadScan.Run(Protocols.Inputs(compiled.Force(), ScanProtocol(Induction = spd.Induction, ControlLength = spd.ControlLength, PrependBos = false)))
     Assert.That((shortLines.Table "BOS").[0, 0], Is.GreaterThan(2.0 / 128.0 + 0.004), "on the zoo's shorter prompts (about 100 tokens) 2/T is larger")
 
 [<Test>]
@@ -331,7 +333,7 @@ let ``ARENA's induction prompts start with BOS, as ARENA generates them, and are
     Assert.That(after.[1, 0], Is.GreaterThan 0.3)
     Assert.That(plain.[1, 0], Is.GreaterThan 0.3)
     // A prompt that is not BOS + x ++ x is refused, not scored.
-    Assert.Throws<ArgumentException>(fun () -> InductionDetector(1).Add(Patterns.Of(model, CompiledVocabulary.Tokenizer, [| bos; 3; 4 |]))) |> ignore
+    Assert.Throws<ArgumentException>(fun () -> InductionDetector(1).Add(AttentionPatterns.Of(model, CompiledVocabulary.Tokenizer, [| bos; 3; 4 |]))) |> ignore
 
 [<Test>]
 let ``the GPT-2 small specs run end to end on a stand-in folder laid out like openai-community gpt2`` () =
@@ -360,13 +362,13 @@ let ioiInductionSet = [ 5, 5; 5, 8; 5, 9; 6, 9 ]
 /// default, which the IOI paper's code ran with): the name-mover table, and Elhage et al.'s copying score per head.
 let ioiMeasurements (choice: ModelChoice) =
     let tokenizer = choice.Tokenizer
-    let ioi = PromptSets.Ioi(tokenizer, ScanProtocol.IoiNames)
+    let ioi = PromptSets.Ioi(tokenizer, PromptSets.IoiNames)
     let patterns =
-        PromptPatterns.FromModel(choice.Model, ioi |> Seq.map (fun struct (prompt, _, _, _) -> prompt.Tokens), Func<int, string>(fun id -> tokenizer.TokenText id))
+        AttentionPatterns.FromModel(choice.Model, ioi |> Seq.map (fun struct (prompt, _, _, _) -> prompt.Tokens), Func<int, string>(fun id -> tokenizer.TokenText id))
         |> Seq.toList
     let builder = PromptBuilder.For tokenizer
     let names =
-        ScanProtocol.IoiNames |> Seq.filter (fun n -> builder.Fits(" " + n))
+        PromptSets.IoiNames |> Seq.filter (fun n -> builder.Fits(" " + n))
         |> Seq.map (fun n -> builder.Build([ " " + n ], prependBos = false).Tokens.[0]) |> Seq.distinct |> Seq.toArray
     let copy = Circuits.OvCopyScores(choice.Model, names)
     let prompts = [ for (p, struct (_, s2, last, io)) in List.zip patterns (List.ofSeq ioi) -> IoiPrompt(p, last, s2, io) ]

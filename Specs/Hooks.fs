@@ -7,7 +7,8 @@ open NUnit.Framework
 open Verification.Engine.Loading
 open Verification.Engine.Models
 open Verification.Engine.Tensors
-open Verification.Fixtures.Approvals
+open Verification.Reports
+open Verification.Specs.Snapshots
 open Verification.Fixtures.Golden
 open Verification.Specs.Support
 

@@ -3,15 +3,16 @@
 module Verification.Specs.Index
 
 open NUnit.Framework
-open Verification.Fixtures.Approvals
+open Verification.Reports
+open Verification.Specs.Snapshots
 open Verification.Fixtures.Real
 open Verification.Specs.Support
 
 [<Test>]
 let ``the index of findings lists every approved finding and every published claim`` () =
-    log (FindingsIndex.Approve PublishedClaims.All)
+    log (Approve.Index PublishedClaims.all)
     let text = System.IO.File.ReadAllText(System.IO.Path.Combine(Verification.Fixtures.Repository.Approved, FindingsIndex.FileName))
-    for claim in PublishedClaims.All do
+    for claim in PublishedClaims.all do
         Assert.That(text, Does.Contain(sprintf "| %s |" claim.Id))
 
 [<Test>]
@@ -21,5 +22,5 @@ let ``the index tells validations, claims on models trained here and claims on r
     Assert.That(FindingsIndex.KindOf "zoo: induction", eq FindingsIndex.EvidenceKind.TrainedHere)
     Assert.That(FindingsIndex.KindOf "zoo: compiled-heads, induction, negation", eq FindingsIndex.EvidenceKind.TrainedHere)
     Assert.That(FindingsIndex.KindOf "pythia-14m (real patterns)", eq FindingsIndex.EvidenceKind.RealModel)
-    let text = FindingsIndex.Build(Verification.Fixtures.Repository.Approved, PublishedClaims.All)
+    let text = FindingsIndex.Build(Verification.Fixtures.Repository.Approved, PublishedClaims.all)
     text |> mentions [ "## Claims on real models"; "## Claims on models trained here"; "## Validations of the instruments"; "| criterion | measured |" ]

@@ -4,12 +4,13 @@ module Verification.Specs.InductionCircuit
 
 open System
 open NUnit.Framework
-open Verification.Engine.Analysis
+open Verification.Analysis
 open Verification.Engine.Models
 open Verification.Fixtures
-open Verification.Fixtures.Approvals
-open Verification.Fixtures.Scan
-open Verification.Fixtures.Plots
+open Verification.Reports
+open Verification.Specs.Snapshots
+open Verification.Fixtures.Protocols
+open Verification.Reports.Plots
 open Verification.Fixtures.Zoo
 open Verification.Specs.Support
 
@@ -111,7 +112,7 @@ let ``the compiled induction circuit predicts the repeated half of a sequence`` 
 // ---- the trained induction model -------------------------------------------------------------------------------
 
 let private trained = lazy (ModelCatalog.Load InductionModel.Name)
-let private trainedScan = lazy (HeadScan.Run(trained.Force()))
+let private trainedScan = lazy (HeadScan.Run(Protocols.Inputs(trained.Force())))
 let private protocol32 = InductionProtocol(HalfLength = 32, Sequences = 64, Seed = 3)
 
 /// The head of a layer with the highest score in a table.
@@ -123,7 +124,7 @@ let private inductionHead () = best (trainedScan.Force().Table "induction") 1
 
 /// Approves a detector's table and plot on the trained model and the finding that head (layer, h) scores above 0.8.
 let private approveHeadAbove08 detector layer h id claim source =
-    let table = trainedScan.Force().Table detector
+    let table = trainedScan.Force().Table(detector: string)
     Approve.Table(ScanReport.ToTable table)
     Approve.Svg(ScanReport.ToSvg(table, InductionModel.Name))
     Approve.Finding(

@@ -10,7 +10,8 @@ open System.Text.Json.Nodes
 open NUnit.Framework
 open FsCheck
 open FsCheck.FSharp
-open Verification.Engine.Analysis
+open Verification.Engine.Models
+open Verification.Analysis
 open Verification.Engine.Loading
 open Verification.Fixtures.Golden
 open Verification.Fixtures.Real
@@ -161,7 +162,7 @@ let private patternFolder (dir: TempFolder) (layers: int) (prompts: int) =
     config.["n_heads"] <- JsonValue.Create 1
     let prompts =
         [ for i in 0 .. prompts - 1 ->
-            struct (sprintf "text %d" i, [| "a"; "b" |], PromptPatterns([| PatternLens.BosToken; "a"; "b" |], null, Array.init layers (fun _ -> Array.copy causal), 1)) ]
+            struct (sprintf "text %d" i, [| "a"; "b" |], AttentionPatterns([| PatternLens.BosToken; "a"; "b" |], null, Array.init layers (fun _ -> Array.copy causal), 1)) ]
     PatternLens.Write(dir.Path, "m", config, prompts)
 
 let private readAll folder = fun () -> box (PatternLens.Read(folder).Prompts() |> Seq.toList)

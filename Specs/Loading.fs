@@ -202,7 +202,7 @@ let ``a token id out of the model's range is a clear error`` () =
 
 [<Test>]
 let ``a model that is not on this machine is reported with where the locator looked and what to download`` () =
-    let locator = ModelLocator([ "/nonexistent/shared/models" ])
+    let locator = ModelLocator(null, [ "/nonexistent/shared/models" ])
     let error = throws<ModelNotFoundException> (fun () -> locator.Find "gpt2" |> ignore)
     error.Message |> mentions [ "'gpt2'"; "models--openai-community--gpt2"; "/nonexistent/shared/models/gpt2"; "huggingface-cli download openai-community/gpt2" ]
 

@@ -4,9 +4,9 @@ module Verification.Specs.NegationAttention
 
 open System
 open NUnit.Framework
-open Verification.Engine.Analysis
+open Verification.Analysis
 open Verification.Engine.Models
-open Verification.Fixtures.Scan
+open Verification.Fixtures.Protocols
 open Verification.Fixtures.Zoo
 open Verification.Specs.Support
 
@@ -23,7 +23,7 @@ let ``negation words are matched as whole tokens, so know is not no`` () =
 
 [<Test>]
 let ``the counterfactual metrics of a sentence with itself are 0, 0, 1 and 1`` () =
-    let p = Patterns.Of(compiled.Force(), tokenizer, tokenizer.Encode "the cat sat on the mat .")
+    let p = AttentionPatterns.Of(compiled.Force(), tokenizer, tokenizer.Encode "the cat sat on the mat .")
     let z = compiled.Force().Run(tokenizer.Encode "the cat sat on the mat .", RunOptions.Caching(Hooks.Z 0)).Cache.[Hooks.Z 0]
     let values = PatternMetrics.ValueWeighted(z, 0, 0)
     let m = PatternMetrics.Counterfactual(p.Matrix(0, 0), p.Matrix(0, 0), values, values)
@@ -60,7 +60,7 @@ let ``sentences of unequal token length are a clear error, not a crash`` () =
 [<Test>]
 let ``mean attention distance is 0 for the self head, 1 for the previous-token head and (q)/2 on average for a uniform head`` () =
     let tokens = tokenizer.Encode "the cat sat on the mat , then he went home ."
-    let p = Patterns.Of(compiled.Force(), tokenizer, tokens)
+    let p = AttentionPatterns.Of(compiled.Force(), tokenizer, tokens)
     let d = PatternMetrics.MeanAttentionDistance [ p ]
     let t = p.Length
     Assert.That(d.[0, 3], Is.EqualTo(0.0).Within(1e-6), "self")
@@ -85,15 +85,16 @@ let ``the value-weighted output of the previous-token head is the previous token
 // ---- the trained negation model ----------------------------------------------------------------------------------
 
 open Verification.Fixtures
-open Verification.Fixtures.Approvals
-open Verification.Fixtures.Plots
+open Verification.Reports
+open Verification.Specs.Snapshots
+open Verification.Reports.Plots
 
 let private negation = lazy (NegationModel.Load())
 let private bert = NegationModel.Tokenizer
 
 let private heldOut = lazy (NegationModel.Batch(999, 0, 128))
 
-let private patternsOf (tokens: int[]) = Patterns.Of(negation.Force(), bert, tokens)
+let private patternsOf (tokens: int[]) = AttentionPatterns.Of(negation.Force(), bert, tokens)
 
 let private heads = [ for l in 0 .. 1 do for h in 0 .. 1 -> l, h ]
 
@@ -121,16 +122,16 @@ type private Direction = { Head: int * int; Target: float[]; Control: float[]; D
 /// straddles 0 is borderline.
 let private specific (d: Direction) = d.Difference.Side 0.0 = 1 && Array.average d.Target >= 2.0 * Array.average d.Control
 
-let private direction (l, h) (target: (PromptPatterns * int * int * int) -> float) (control: (PromptPatterns * int * int * int) -> float) =
+let private direction (l, h) (target: (AttentionPatterns * int * int * int) -> float) (control: (AttentionPatterns * int * int * int) -> float) =
     let sentences = negatedSentences.Force()
     let t = sentences |> List.map target |> List.toArray
     let c = sentences |> List.map control |> List.toArray
     { Head = (l, h); Target = t; Control = c; Difference = Bootstrap.Mean(Array.map2 (-) t c, seed = 31) }
 
 /// Mean attention from query q to every key but the excluded ones, and from every query but the excluded ones to key k.
-let private meanToKeysExcept (p: PromptPatterns) l h q (except: int list) =
+let private meanToKeysExcept (p: AttentionPatterns) l h q (except: int list) =
     [ for k in 0 .. p.Length - 1 do if not (List.contains k except) then float (p.A(l, h, q, k)) ] |> List.average
-let private meanFromQueriesExcept (p: PromptPatterns) l h k (except: int list) =
+let private meanFromQueriesExcept (p: AttentionPatterns) l h k (except: int list) =
     [ for q in 0 .. p.Length - 1 do if not (List.contains q except) then float (p.A(l, h, q, k)) ] |> List.average
 
 [<Test>]
@@ -252,7 +253,7 @@ let ``the source's plots of The movie was not good: raw attention and value-weig
     let p = patternsOf tokens
     let labels = p.Tokens |> Array.mapi (fun i t -> sprintf "%s %d" t i)
     for (l, h) in heads do
-        Approve.Svg(Patterns.Heatmap(p, l, h, sprintf "negation model L%dH%d: The movie was not good." l h), sprintf "attention_L%dH%d" l h)
+        Approve.Svg(ScanReport.AttentionHeatmap(p, l, h, sprintf "negation model L%dH%d: The movie was not good." l h), sprintf "attention_L%dH%d" l h)
         let cosine = PatternMetrics.RowCosine(valuesOf tokens l h)
         // What the two plots show: each row a distribution over keys; each position's value output at cosine 1 with itself.
         for q in 0 .. p.Length - 1 do
@@ -267,7 +268,7 @@ let ``the counterfactual pair John gave Mary the book and Mary gave John the boo
     let patterns =
         [ for sentence in [ "John gave Mary the book"; "Mary gave John the book" ] ->
               let p = patternsOf (bert.Encode sentence)
-              Approve.Svg(Patterns.Heatmap(p, 1, 0, sprintf "negation model L1H0: %s" sentence), Approve.Slug sentence)
+              Approve.Svg(ScanReport.AttentionHeatmap(p, 1, 0, sprintf "negation model L1H0: %s" sentence), FileNames.Slug sentence)
               p ]
     // The pair has one token length, so its patterns compare cell by cell. The negation model never saw "john" or
     // "mary" in training: their embedding rows are zero, so the swap cannot change anything on this model. The source's

@@ -3,8 +3,9 @@ module Verification.Specs.Plots
 
 open System.Xml.Linq
 open NUnit.Framework
-open Verification.Fixtures.Approvals
-open Verification.Fixtures.Plots
+open Verification.Reports
+open Verification.Specs.Snapshots
+open Verification.Reports.Plots
 open Verification.Specs.Support
 
 let private svgNs = XNamespace.Get "http://www.w3.org/2000/svg"

@@ -10,26 +10,28 @@ open System.Text
 open System.Text.Json
 open System.Text.Json.Nodes
 open NUnit.Framework
-open Verification.Engine.Analysis
+open Verification.Engine.Models
+open Verification.Analysis
 open Verification.Engine.Loading
 open Verification.Fixtures
-open Verification.Fixtures.Approvals
+open Verification.Reports
+open Verification.Specs.Snapshots
 open Verification.Fixtures.Golden
-open Verification.Fixtures.Plots
+open Verification.Reports.Plots
 open Verification.Fixtures.Real
-open Verification.Fixtures.Scan
+open Verification.Fixtures.Protocols
 open Verification.Fixtures.Zoo
 open Verification.Specs.Support
 
-let models = RealPatterns.Models
+let models = PatternLensFolders.Models
 
-let private scans = lazy (models |> Array.map (fun m -> m, PatternLensScan.Run(RealPatterns.Folder m)) |> Map.ofArray)
+let private scans = lazy (models |> Array.map (fun m -> m, PatternLensFolders.Scan(PatternLensFolders.Folder m)) |> Map.ofArray)
 
 // ---- the reader -------------------------------------------------------------------------------------------------
 
 [<Test>]
 let ``the pattern_lens reader reads pythia-14m's 32 prompts as 6 layers of 4 causal heads with BOS at position 0`` () =
-    let model = PatternLens.Read(RealPatterns.Folder "pythia-14m")
+    let model = PatternLens.Read(PatternLensFolders.Folder "pythia-14m")
     Assert.That((model.Layers, model.Heads, model.PromptHashes.Count), eq (6, 4, 32))
     for p in model.Prompts() do
         Assert.That(p.Patterns.Length, eq (p.Tokens.Length + 1))
@@ -111,7 +113,7 @@ let ``a run of our engine exported as a pattern_lens folder reads back unchanged
     let prompts =
         [ "the cat sat on the mat ."; "When Mary and John went to the store , John gave a drink to" ]
         |> List.map (fun text ->
-            let p = Patterns.Of(model, tokenizer, tokenizer.Encode text)
+            let p = AttentionPatterns.Of(model, tokenizer, tokenizer.Encode text)
             text, p.Tokens.[1..], p)
     let config = JsonObject()
     config.["n_layers"] <- JsonValue.Create 2
@@ -248,8 +250,8 @@ let private realEmbedding =
     lazy
         (let samples =
             [ for model in models do
-                  let m = PatternLens.Read(RealPatterns.Folder model)
-                  yield! MotifScan.Samples(model, m.Prompts() |> Seq.map (fun p -> p.Hash, p.Patterns)) ]
+                  let m = PatternLens.Read(PatternLensFolders.Folder model)
+                  yield! Motifs.Samples(model, m.Prompts() |> Seq.map (fun p -> p.Hash, p.Patterns)) ]
          Motifs.Embed(samples, 16))
 
 [<Test>]
@@ -305,7 +307,7 @@ let motifDistanceSummary (folders: string list) =
     let samples =
         [ for folder in folders do
               let m = PatternLens.Read folder
-              yield! MotifScan.Samples(m.Name, m.Prompts() |> Seq.map (fun p -> p.Hash, p.Patterns)) ]
+              yield! Motifs.Samples(m.Name, m.Prompts() |> Seq.map (fun p -> p.Hash, p.Patterns)) ]
     let e = Motifs.Embed(samples, 16)
     let n = e.Heads.Count
     let pairs = [| for i in 0 .. n - 1 do for j in i + 1 .. n - 1 -> e.Distances.[i, j] |] |> Array.sort
@@ -314,7 +316,7 @@ let motifDistanceSummary (folders: string list) =
 
 /// pattern_lens folders of the source's two models: $VERIFICATION_MODELS/patterns/{gpt2-small, pythia-1b}.
 let private motifReferenceFolders () =
-    let root = Environment.GetEnvironmentVariable "VERIFICATION_MODELS"
+    let root = Verification.Engine.Settings.Current.ModelsFolder
     let folders = [ for m in [ "gpt2-small"; "pythia-1b" ] -> if String.IsNullOrEmpty root then "" else Path.Combine(root, "patterns", m) ]
     if folders |> List.exists (fun f -> f = "" || not (File.Exists(Path.Combine(f, "model_cfg.json")))) then
         Assert.Inconclusive(
@@ -334,7 +336,7 @@ let ``attention-motifs' reference run on gpt2-small and pythia-1b has mean head 
 [<Test>]
 let ``the motif reference measurement runs end to end on pattern_lens folders laid out as the source's`` () =
     // The demo folders are pattern_lens's own layout for two other real models: the same code path up to the comparison.
-    let heads, mean, median, max = motifDistanceSummary [ for m in models -> RealPatterns.Folder m ]
+    let heads, mean, median, max = motifDistanceSummary [ for m in models -> PatternLensFolders.Folder m ]
     log (sprintf "%d heads: mean %.2f, median %.2f, max %.2f" heads mean median max)
     Assert.That(heads, eq (6 * 4 + 8 * 16), "pythia-14m's 24 heads and TinyStories-1M's 128")
     Assert.That(mean, Is.GreaterThan 0.0)

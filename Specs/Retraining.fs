@@ -5,7 +5,8 @@ module Verification.Specs.Retraining
 
 open System
 open NUnit.Framework
-open Verification.Engine.Analysis
+open Verification.Engine.Models
+open Verification.Analysis
 open Verification.Fixtures.Zoo
 open Verification.Specs.Support
 
@@ -13,7 +14,7 @@ open Verification.Specs.Support
 let ``retraining the induction model from scratch forms a previous-token head and an induction head again`` () =
     use dir = new TempFolder()
     let model = InductionModel.Train(dir.Path, progress = Progress<_>(fun p -> log (string p)), checkpointSteps = [ InductionModel.Settings.Steps ])
-    let prompts = PromptPatterns.FromModel(model, InductionModel.Evaluation 16, (fun i -> string i)) |> Seq.toList
+    let prompts = AttentionPatterns.FromModel(model, InductionModel.Evaluation 16, (fun i -> string i)) |> Seq.toList
     let prev = Detectors.PreviousToken prompts
     let induction = Ablations.InductionScores(model, InductionProtocol(HalfLength = 32, Sequences = 32))
     let losses = Ablations.PositionLosses(model, InductionModel.Evaluation 128)
@@ -27,7 +28,7 @@ let ``retraining the negation model from scratch learns the polarity and attends
     let model = NegationModel.Train(dir.Path, progress = Progress<_>(fun p -> log (string p)))
     Assert.That(NegationModel.Accuracy(model, 256), eq 1.0)
     let s = NegationModel.Build("the film was not good . i", false)
-    let p = Verification.Fixtures.Scan.Patterns.Of(model, NegationModel.Tokenizer, s.Tokens)
+    let p = AttentionPatterns.Of(model, NegationModel.Tokenizer, s.Tokens)
     let negation = 4
     let best = [ for l in 0 .. 1 do for h in 0 .. 1 -> p.A(l, h, s.MaskPosition, negation) ] |> List.max
     Assert.That(best, Is.GreaterThan 0.9)
@@ -41,7 +42,7 @@ let ``retraining the rules model from scratch learns every planted rule, and an 
         Assert.That(pSilent, Is.LessThan 0.05, rule)
     let sae = RulesModel.TrainSae model
     let inputs = TokenFeatures(model, RulesModel.Tokenizer)
-    let report = Verification.Fixtures.Scan.RuleScan.Run(RulesModel.Name, model, inputs, 0, 0, sae, RulesModel.ExemplarCorpus())
+    let report = RuleScan.Run(RulesModel.Name, model, inputs, 0, 0, sae, RulesModel.ExemplarCorpus())
     let circuits = SkipGramRules.Circuits(model, 0, 0, inputs)
     for rule in RulesModel.Planted do
         let recovered =

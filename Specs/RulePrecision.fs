@@ -7,13 +7,14 @@ module Verification.Specs.RulePrecision
 open System
 open System.Collections.Generic
 open NUnit.Framework
-open Verification.Engine.Analysis
+open Verification.Analysis
 open Verification.Engine.Loading
 open Verification.Engine.Models
 open Verification.Engine.Tensors
-open Verification.Fixtures.Approvals
-open Verification.Fixtures.Plots
-open Verification.Fixtures.Scan
+open Verification.Reports
+open Verification.Specs.Snapshots
+open Verification.Reports.Plots
+open Verification.Fixtures.Protocols
 open Verification.Fixtures.Zoo
 open Verification.Specs.Support
 
@@ -470,13 +471,13 @@ let ``an SAE saved by SAELens loads with its activation and input centring, and 
 
 /// What the published run needs beyond GPT-2 small: the source's per-head SAEs and OpenWebText-like text.
 let private saeFolder head =
-    match Environment.GetEnvironmentVariable "VERIFICATION_MODELS" with
+    match Verification.Engine.Settings.Current.ModelsFolder with
     | null | "" -> None
     | root -> Some(IO.Path.Combine(root, "saes", sprintf "gpt2-small-L0H%d-hook_z" head))
 
 /// The source's input features: gpt2-small-res-jb's layer-0 SAE on hook_resid_pre, saved with SAELens.
 let private residualSaeFolder () =
-    match Environment.GetEnvironmentVariable "VERIFICATION_MODELS" with
+    match Verification.Engine.Settings.Current.ModelsFolder with
     | null | "" -> None
     | root -> Some(IO.Path.Combine(root, "saes", "gpt2-small-res-jb-blocks.0.hook_resid_pre")) |> Option.filter (fun f -> IO.File.Exists(IO.Path.Combine(f, "cfg.json")))
 
@@ -505,7 +506,7 @@ let ``in GPT-2 small most layer-0 attention features are described by about 100 
             "No per-head output SAEs found. The source (princeton-nlp/AttentionRules) trains one SAE per head on hook_z with "
             + "ckkissane/attention-output-saes; save each with SAELens (cfg.json + sae_weights.safetensors) in "
             + "$VERIFICATION_MODELS/saes/gpt2-small-L0H{head}-hook_z.")
-    let text = Environment.GetEnvironmentVariable "VERIFICATION_TEXT"
+    let text = Verification.Engine.Settings.Current.TextFile
     if String.IsNullOrEmpty text || not (IO.File.Exists text) then
         Assert.Inconclusive("Set VERIFICATION_TEXT to a plain-text file of web text (the source uses 50,000 64-token windows of OpenWebText).")
     let choice = Verification.Fixtures.ModelCatalog.Load path

@@ -3,6 +3,7 @@
 module Verification.Specs.StandIns
 
 open System
+open Verification.Engine.Models
 open Verification.Engine.Loading
 open Verification.Fixtures
 open Verification.Fixtures.Real
@@ -29,7 +30,7 @@ let gpt2StandIn (dir: string) =
     ModelCatalog.Load dir, model
 
 /// An SAE saved as SAELens saves one: cfg.json (d_in, d_sae, activation, input centring) and sae_weights.safetensors.
-let saveSaeLens (sae: Verification.Engine.Analysis.SparseAutoencoder) (folder: string) =
+let saveSaeLens (sae: SparseAutoencoder) (folder: string) =
     IO.Directory.CreateDirectory folder |> ignore
     let cfg =
         sprintf """{"d_in": %d, "d_sae": %d, "activation_fn_str": "relu", "apply_b_dec_to_input": %s, "hook_name": "blocks.0.attn.hook_z"}"""

@@ -3,22 +3,24 @@
 module Verification.Specs.Zoo
 
 open NUnit.Framework
-open Verification.Engine.Analysis
-open Verification.Fixtures.Approvals
-open Verification.Fixtures.Scan
+open Verification.Engine.Models
+open Verification.Analysis
+open Verification.Reports
+open Verification.Specs.Snapshots
+open Verification.Fixtures.Protocols
 open Verification.Fixtures.Zoo
 open Verification.Specs.Support
 
 let private model = lazy (Compiled.Heads())
 let private tokenizer = CompiledVocabulary.Tokenizer
-let private patterns (text: string) = Patterns.Of(model.Force(), tokenizer, tokenizer.Encode text)
+let private patterns (text: string) = AttentionPatterns.Of(model.Force(), tokenizer, tokenizer.Encode text)
 
 /// At least this share of a row sits where the circuit says (the rest is e⁻¹² leakage and below).
 let private sharp = 0.999
 
-let private approveHeatmap (p: PromptPatterns) layer head =
+let private approveHeatmap (p: AttentionPatterns) layer head =
     let kind = Compiled.HeadKinds.[HeadScores.Name(layer, head)]
-    Approve.Svg(Patterns.Heatmap(p, layer, head, sprintf "compiled L%dH%d (%s)" layer head kind))
+    Approve.Svg(ScanReport.AttentionHeatmap(p, layer, head, sprintf "compiled L%dH%d (%s)" layer head kind))
 
 [<Test>]
 let ``the previous-token head L0H0 puts all its attention on the token before`` () =

@@ -1,15 +1,15 @@
 using System.Globalization;
 using Spectre.Console;
-using Verification.Engine.Analysis;
+using Verification.Analysis;
 using Verification.Engine.IO;
+using Verification.Engine.Models;
 using Verification.Engine.Tensors;
 using Verification.Engine.Training;
 using Verification.Fixtures;
-using Verification.Fixtures.Approvals;
-using Verification.Fixtures.Plots;
 using Verification.Fixtures.Prompts;
-using Verification.Fixtures.Scan;
 using Verification.Fixtures.Zoo;
+using Verification.Reports;
+using Verification.Reports.Plots;
 
 namespace Verification.Cli.Commands;
 
@@ -99,8 +99,8 @@ public static class RulesCommand
         AnsiConsole.MarkupLine(string.Create(CultureInfo.InvariantCulture,
             $"described well (F1 ≥ {RuleScanReport.WellDescribedF1} with ≤ {RuleScanReport.WellDescribedMaxK} rules): {report.WellDescribed.Count} of {report.Evaluable.Count} evaluable features; with a distractor: {report.WithDistractors.Count} of {report.Features.Count}"));
 
-        using var folder = OutputFolder.Open(output ?? Path.Combine("out", "rules", Approve.Slug(choice.Name) + $"-L{layer}H{head}"));
-        var csv = new Fixtures.Approvals.Table([new Column("feature", 0), new Column("active windows", 0), new Column("top rule", 0),
+        using var folder = OutputFolder.Open(output ?? Path.Combine("out", "rules", FileNames.Slug(choice.Name) + $"-L{layer}H{head}"));
+        var csv = new Reports.Table([new Column("feature", 0), new Column("active windows", 0), new Column("top rule", 0),
             new Column("attention score", 3), new Column("value score", 3),
             .. SkipGramRules.TopKs.SelectMany(k => new[] { new Column($"P@{k}", 3), new Column($"R@{k}", 3), new Column($"F1@{k}", 3) }), new Column("distractor", 0)]);
         foreach (var r in report.Features)

@@ -1,9 +1,11 @@
 using Spectre.Console;
-using Verification.Engine.Analysis;
+using Verification.Analysis;
 using Verification.Engine.IO;
 using Verification.Engine.Tensors;
 using Verification.Fixtures;
-using Verification.Fixtures.Scan;
+using Verification.Fixtures.Protocols;
+using Verification.Fixtures.Real;
+using Verification.Reports;
 
 namespace Verification.Cli.Commands;
 
@@ -16,7 +18,7 @@ public static class ScanCommand
     {
         if (model is not null && patterns is not null) throw new ArgumentException("Give either --model or --patterns, not both.");
         // Unknown detector names are an error before anything is loaded or run.
-        var wanted = HeadScan.Select(detectors, patterns is null ? HeadScan.Detectors : HeadScan.PatternOnlyDetectors);
+        var wanted = DetectorRegistry.Select(detectors, patterns is null ? DetectorRegistry.All : DetectorRegistry.PatternOnly);
         ScanResult? result = null;
         string name;
         if (patterns is not null)
@@ -26,7 +28,7 @@ public static class ScanCommand
             AnsiConsole.MarkupLine($"[bold]{Markup.Escape(name)}[/]: pattern_lens folder {Markup.Escape(Path.GetFullPath(patterns))} (no weights needed)");
             AnsiConsole.Status().Spinner(Spinner.Known.Dots).Start("reading patterns", context =>
             {
-                result = PatternLensScan.Run(patterns, new SynchronousProgress<string>(message => context.Status(Markup.Escape(message))), wanted);
+                result = PatternLensFolders.Scan(patterns, new SynchronousProgress<string>(message => context.Status(Markup.Escape(message))), wanted);
             });
         }
         else
@@ -37,7 +39,7 @@ public static class ScanCommand
             AnsiConsole.MarkupLine($"[grey]weights: {Markup.Escape(choice.Where)}; matrix products: {Markup.Escape(Gemm.Description)}[/]");
             AnsiConsole.Status().Spinner(Spinner.Known.Dots).Start("scanning", context =>
             {
-                result = HeadScan.Run(choice, progress: new SynchronousProgress<string>(message => context.Status(Markup.Escape(message))), detectors: wanted);
+                result = HeadScan.Run(Protocols.Inputs(choice), progress: new SynchronousProgress<string>(message => context.Status(Markup.Escape(message))), detectors: wanted);
             });
         }
         var tables = result!.Tables;
@@ -45,15 +47,16 @@ public static class ScanCommand
         foreach (var note in result.Notes) AnsiConsole.MarkupLine($"[grey]{Markup.Escape(note)}[/]");
 
         // Each model has its own folder; the folder's manifest removes an earlier scan's files that this one did not rewrite.
-        using var folder = OutputFolder.Open(output ?? Path.Combine("out", "scan", Fixtures.Approvals.Approve.Slug(name)));
+        using var folder = OutputFolder.Open(output ?? Path.Combine("out", "scan", FileNames.Slug(name)));
         foreach (var t in tables)
         {
             var slug = ScanReport.Slug(t.Detector);
             folder.WriteAllText(slug + ".csv", ScanReport.ToTable(t).ToCsv());
             folder.WriteAllText(slug + ".svg", ScanReport.ToSvg(t, name));
         }
-        if (result.Tables.Any(t => t.Detector == "positional"))
-            folder.WriteAllText("positional-profiles.svg", ScanReport.PositionalProfiles(result.PositionalProfiles, result.Table("positional"), name));
+        if (result.Tables.Any(t => t.Detector == DetectorRegistry.Positional.Table))
+            folder.WriteAllText("positional-profiles.svg",
+                ScanReport.PositionalProfiles(result.PositionalProfiles, result.Table(DetectorRegistry.Positional), name));
         folder.Commit();
         AnsiConsole.MarkupLine($"wrote {folder.Written.Count} files ({tables.Count} tables as CSV + SVG) to [link]{Markup.Escape(folder.Path)}[/]");
         return 0;
@@ -61,7 +64,7 @@ public static class ScanCommand
 
     static void Print(HeadScores scores)
     {
-        var table = new Table().Border(TableBorder.Rounded)
+        var table = new Spectre.Console.Table().Border(TableBorder.Rounded)
             .Title($"[bold]{Markup.Escape(scores.Detector)}[/] [grey]({Markup.Escape(scores.FlagDescription)})[/]")
             .Caption($"[grey]{Markup.Escape(scores.Definition)}[/]");
         table.AddColumn("layer");
@@ -71,7 +74,7 @@ public static class ScanCommand
             var cells = new List<string> { $"L{l}" };
             for (var h = 0; h < scores.Heads; h++)
             {
-                var text = Fixtures.Approvals.Table.FormatNumber(scores[l, h], 2);
+                var text = Reports.Table.FormatNumber(scores[l, h], 2);
                 cells.Add(scores.IsFlagged(l, h) ? $"[bold black on green]{text}[/]" : text);
             }
             table.AddRow([.. cells]);

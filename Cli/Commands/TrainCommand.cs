@@ -1,4 +1,4 @@
-using Verification.Engine.Analysis;
+using Verification.Analysis;
 using Verification.Engine.Tensors;
 using Verification.Engine.Training;
 using Verification.Fixtures.Zoo;

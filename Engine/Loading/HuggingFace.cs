@@ -174,7 +174,7 @@ public static class HuggingFace
         {
             var w = Get(name);
             if (w.Rank != 2) throw new ModelFileException(file.Path, $"expected a matrix, got {w.ShapeString}", name);
-            return Llama2c.Transpose(w.Data, w.Shape[0], w.Shape[1]);
+            return Tensor.Transposed(w.Data, w.Shape[0], w.Shape[1]);
         }
     }
 
@@ -356,7 +356,7 @@ public static class HuggingFace
     static Tensor OutIn(Transformer model, string ours)
     {
         var w = model.Parameter(ours);
-        return Llama2c.Transpose(w.Data, w.Shape[0], w.Shape[1]);
+        return Tensor.Transposed(w.Data, w.Shape[0], w.Shape[1]);
     }
 
     /// <summary>
@@ -401,7 +401,7 @@ public static class HuggingFace
         if (!c.TiedEmbeddings)
         {
             var u = model.Parameter("unembed.W_U"); // [dModel, vocab] → lm_head [vocab, dModel]
-            Add("lm_head.weight", Llama2c.Transpose(u.Data, u.Shape[0], u.Shape[1]));
+            Add("lm_head.weight", Tensor.Transposed(u.Data, u.Shape[0], u.Shape[1]));
         }
         SafeTensors.Write(Path.Combine(directory, "model.safetensors"), t);
         AtomicFile.WriteAllText(Path.Combine(directory, "config.json"), config.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");

@@ -53,7 +53,7 @@ public static class Llama2c
             return values;
         }
         // [layers, out, in] stacked → per layer [in, out] for x·W.
-        Tensor[] Stacked(int rows, int columns) => [.. Enumerable.Range(0, layers).Select(_ => Transpose(Next((long)rows * columns), rows, columns))];
+        Tensor[] Stacked(int rows, int columns) => [.. Enumerable.Range(0, layers).Select(_ => Tensor.Transposed(Next((long)rows * columns), rows, columns))];
         Tensor[] Vectors(int n) => [.. Enumerable.Range(0, layers).Select(_ => new Tensor(Next(n), n))];
 
         var p = new Dictionary<string, Tensor>();
@@ -71,7 +71,7 @@ public static class Llama2c
         Next((long)seqLen * headSize); // freq_cis_real and freq_cis_imag of old exports: recomputed, not read
         p["embed.W_E"] = embed;
         p["ln_final.w"] = rmsFinal;
-        if (!shared) p["unembed.W_U"] = Transpose(Next((long)vocab * dim), vocab, dim);
+        if (!shared) p["unembed.W_U"] = Tensor.Transposed(Next((long)vocab * dim), vocab, dim);
         for (var l = 0; l < layers; l++)
         {
             p[$"blocks.{l}.ln1.w"] = rmsAttention[l];
@@ -90,15 +90,6 @@ public static class Llama2c
             MlpWidth = hidden, RmsNormEpsilon = 1e-5f, TiedEmbeddings = shared, RotaryLayout = RotaryLayout.Interleaved,
         };
         return new LlamaModel(config, p, path);
-    }
-
-    /// <summary>w [rows, columns] row-major → its transpose [columns, rows].</summary>
-    public static Tensor Transpose(float[] w, int rows, int columns)
-    {
-        var t = new Tensor(columns, rows);
-        for (var r = 0; r < rows; r++)
-            for (var c = 0; c < columns; c++) t.Data[c * rows + r] = w[r * columns + c];
-        return t;
     }
 
     /// <summary>

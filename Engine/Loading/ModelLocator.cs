@@ -14,7 +14,8 @@ public sealed class ModelNotFoundException(string model, IReadOnlyList<string> l
 /// (<c>$HF_HUB_CACHE</c>, <c>$HF_HOME/hub</c>, <c>~/.cache/huggingface/hub</c>: models--org--name/snapshots/*), and
 /// extra folders the caller names (the suite passes <c>../shared/models</c>).
 /// </summary>
-public sealed class ModelLocator(IEnumerable<string>? extraRoots = null)
+/// <param name="modelsFolder">The folder searched first (the suite passes <see cref="Settings.ModelsFolder"/>).</param>
+public sealed class ModelLocator(string? modelsFolder, IEnumerable<string>? extraRoots = null)
 {
     readonly string[] extraRoots = [.. extraRoots ?? []];
 
@@ -43,7 +44,7 @@ public sealed class ModelLocator(IEnumerable<string>? extraRoots = null)
         }
         var names = Names(model).ToList();
         var roots = new List<string>();
-        if (Environment.GetEnvironmentVariable("VERIFICATION_MODELS") is { Length: > 0 } env) roots.Add(env);
+        if (modelsFolder is { Length: > 0 }) roots.Add(modelsFolder);
         foreach (var root in roots)
             foreach (var name in names)
                 if (Check(Path.Combine(root, name), looked, out path)) return true;

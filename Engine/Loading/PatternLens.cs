@@ -2,13 +2,13 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using Verification.Engine.Analysis;
+using Verification.Engine.Models;
 using Verification.Engine.IO;
 
 namespace Verification.Engine.Loading;
 
 /// <summary>One prompt of a pattern_lens folder: its text, tokens (without BOS) and patterns (with BOS at position 0).</summary>
-public sealed record PatternLensPrompt(string Hash, string Text, string[] Tokens, PromptPatterns Patterns);
+public sealed record PatternLensPrompt(string Hash, string Text, string[] Tokens, AttentionPatterns Patterns);
 
 /// <summary>A model's folder in pattern_lens's layout.</summary>
 public sealed record PatternLensModel(string Name, string Folder, int Layers, int Heads, JsonObject Config, IReadOnlyList<string> PromptHashes)
@@ -106,7 +106,7 @@ public static class PatternLens
             CheckCausal(values, model.Heads, count, npz, name);
             layers[l] = values;
         }
-        return new PatternLensPrompt(hash, text, tokens, new PromptPatterns([BosToken, .. tokens], null, layers, model.Heads));
+        return new PatternLensPrompt(hash, text, tokens, new AttentionPatterns([BosToken, .. tokens], null, layers, model.Heads));
     }
 
     /// <summary>Every row sums to 1 and puts no weight after its own position.</summary>
@@ -142,7 +142,7 @@ public static class PatternLens
     /// figures step, its web viewer) can open our runs. Each prompt's patterns must have the BOS at position 0 and its
     /// tokens list the rest.
     /// </summary>
-    public static string Write(string root, string modelName, JsonObject config, IEnumerable<(string Text, string[] Tokens, PromptPatterns Patterns)> prompts)
+    public static string Write(string root, string modelName, JsonObject config, IEnumerable<(string Text, string[] Tokens, AttentionPatterns Patterns)> prompts)
     {
         var folder = Path.Combine(root, modelName);
         Directory.CreateDirectory(Path.Combine(folder, "prompts"));

@@ -15,7 +15,7 @@ public static unsafe class Gemm
     static readonly AsyncLocal<GemmBackend?> forced = new();
 
     static Gemm() =>
-        (DefaultBackend, Reason) = Choose(Environment.GetEnvironmentVariable("VERIFICATION_BLAS"), OpenBlas.IsAvailable,
+        (DefaultBackend, Reason) = Choose(Settings.Current.Blas, OpenBlas.IsAvailable,
             OpenBlas.Library, OpenBlas.Rejected);
 
     /// <summary>

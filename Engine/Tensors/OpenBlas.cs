@@ -48,7 +48,7 @@ public static unsafe class OpenBlas
 
     static IEnumerable<string> Candidates()
     {
-        if (Environment.GetEnvironmentVariable("VERIFICATION_OPENBLAS") is { Length: > 0 } explicitPath) yield return explicitPath;
+        if (Settings.Current.OpenBlasLibrary is { } explicitPath) yield return explicitPath;
         if (OperatingSystem.IsWindows()) { yield return "libopenblas.dll"; yield return "openblas.dll"; yield break; }
         if (OperatingSystem.IsMacOS()) { yield return "libopenblas.dylib"; yield return "/opt/homebrew/opt/openblas/lib/libopenblas.dylib"; yield break; }
         yield return "libopenblas.so.0";

@@ -147,6 +147,15 @@ public sealed class Tensor
         return result;
     }
 
+    /// <summary>w [rows, columns] row-major → its transpose [columns, rows].</summary>
+    public static Tensor Transposed(float[] w, int rows, int columns)
+    {
+        var t = new Tensor(columns, rows);
+        for (var r = 0; r < rows; r++)
+            for (var c = 0; c < columns; c++) t.Data[c * rows + r] = w[r * columns + c];
+        return t;
+    }
+
     public override string ToString()
     {
         var text = new StringBuilder();

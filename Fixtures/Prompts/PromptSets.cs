@@ -52,6 +52,17 @@ public sealed class PromptBuilder(Func<string, int[]> encodePiece, int? bos)
 /// <summary>The sources' prompt sets, built for a given tokenizer.</summary>
 public static class PromptSets
 {
+    /// <summary>Names of the IOI dataset of Wang et al. that GPT-2 encodes as one token, and the zoo's names.</summary>
+    public static readonly IReadOnlyList<string> IoiNames =
+        ["Mary", "John", "Alice", "Bob", "Carol", "Dave", "Eve", "Frank", "Tom", "James", "Dan", "Sid", "Martin", "Amy", "Anna", "Paul"];
+
+    /// <summary>The real-text prompts for a tokenizer: the zoo's sentences for its vocabulary, English prose otherwise.</summary>
+    public static IReadOnlyList<int[]> RealText(ITokenizer tokenizer) => tokenizer switch
+    {
+        WordTokenizer w when w.Words.SequenceEqual(Zoo.CompiledVocabulary.All) => ZooText.Prompts(w),
+        _ => [.. EnglishText.Lines.Select(line => PromptBuilder.For(tokenizer).Build([line]).Tokens)],
+    };
+
     /// <summary>The IOI template of SPD's S-inhibition detector, pieces with leading spaces.</summary>
     public static string[] IoiPieces(string io, string s) =>
         ["When", " " + io, " and", " " + s, " went", " to", " the", " store", ",", " " + s, " gave", " a", " drink", " to"];

@@ -1,4 +1,5 @@
 using System.Text.RegularExpressions;
+using Verification.Engine;
 using Verification.Engine.Loading;
 using Verification.Engine.Tokenizers;
 
@@ -41,5 +42,5 @@ public static partial class SharedData
     public static string PatternLensDemo => Repository.SharedPath("patterns", "pattern-lens-demo");
 
     /// <summary>The locator the specs use: VERIFICATION_MODELS, the Hugging Face cache, then ../shared/models.</summary>
-    public static ModelLocator Locator => new([Repository.SharedPath("models")]);
+    public static ModelLocator Locator => new(Settings.Current.ModelsFolder, [Repository.SharedPath("models")]);
 }

@@ -1,4 +1,4 @@
-using Verification.Engine.Analysis;
+using Verification.Analysis;
 using Verification.Engine.Loading;
 using Verification.Engine.Models;
 using Verification.Engine.Tokenizers;

@@ -1,0 +1,57 @@
+namespace Verification.Engine;
+
+/// <summary>
+/// Every <c>VERIFICATION_*</c> environment variable, read once in one place (<see cref="FromEnvironment"/>); the rest
+/// of the suite is given these values (an architecture spec fails on a variable read anywhere else).
+/// </summary>
+public sealed record Settings
+{
+    /// <summary>VERIFICATION_MODELS: a folder of real checkpoints (and patterns/, saes/), searched first.</summary>
+    public string? ModelsFolder { get; init; }
+
+    /// <summary>VERIFICATION_SHARED: the read-only shared data; default ../shared beside the repository.</summary>
+    public string? SharedFolder { get; init; }
+
+    /// <summary>VERIFICATION_APPROVED: where approved snapshots live; default Approved/ in the repository.</summary>
+    public string? ApprovedFolder { get; init; }
+
+    /// <summary>VERIFICATION_ACCEPT=1 (or true, yes): accept every received snapshot.</summary>
+    public bool Accept { get; init; }
+
+    /// <summary>VERIFICATION_TEXT: a plain-text file of web text for the rule-precision spec on GPT-2.</summary>
+    public string? TextFile { get; init; }
+
+    /// <summary>VERIFICATION_BLAS=off (or 0, managed): use the managed matrix kernel even where OpenBLAS is installed.</summary>
+    public string? Blas { get; init; }
+
+    /// <summary>VERIFICATION_OPENBLAS: the OpenBLAS library to try first.</summary>
+    public string? OpenBlasLibrary { get; init; }
+
+    /// <summary>The variables' names, as the README's table lists them.</summary>
+    public static readonly IReadOnlyList<string> Variables =
+    [
+        "VERIFICATION_MODELS", "VERIFICATION_SHARED", "VERIFICATION_APPROVED", "VERIFICATION_ACCEPT", "VERIFICATION_TEXT",
+        "VERIFICATION_BLAS", "VERIFICATION_OPENBLAS",
+    ];
+
+    /// <summary>The settings of this process, read when first used.</summary>
+    public static Settings Current => current.Value;
+
+    static readonly Lazy<Settings> current = new(() => FromEnvironment(Environment.GetEnvironmentVariable));
+
+    /// <summary>Settings from a variable lookup (the process environment, or a dictionary in a spec); empty values are unset.</summary>
+    public static Settings FromEnvironment(Func<string, string?> variable)
+    {
+        string? Read(string name) => variable(name) is { Length: > 0 } value ? value : null;
+        return new Settings
+        {
+            ModelsFolder = Read("VERIFICATION_MODELS"),
+            SharedFolder = Read("VERIFICATION_SHARED"),
+            ApprovedFolder = Read("VERIFICATION_APPROVED"),
+            Accept = Read("VERIFICATION_ACCEPT") is "1" or "true" or "yes",
+            TextFile = Read("VERIFICATION_TEXT"),
+            Blas = Read("VERIFICATION_BLAS"),
+            OpenBlasLibrary = Read("VERIFICATION_OPENBLAS"),
+        };
+    }
+}
