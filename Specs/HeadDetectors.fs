@@ -32,11 +32,26 @@ let private builtFor =
 
 let detectorNames = builtFor |> List.map fst |> List.toArray
 
+[<Test>]
+let ``a full scan reports one table per registered detector, in the registry's order, with the registry's flag rule`` () =
+    let tables = scan.Force().Tables |> Seq.toList
+    Assert.That(tables |> List.map (fun t -> DetectorRegistry.Of(t).Name), eq (DetectorRegistry.All |> Seq.map (fun d -> d.Name) |> Seq.toList))
+    for t in tables do
+        Assert.That(t.FlagDescription, eq (DetectorRegistry.Of t).FlagRule, t.Detector)
+
+[<Test>]
+let ``a scan limited to some detectors runs only those, and a pattern-only detector needs no model run beyond the text`` () =
+    let wanted = DetectorRegistry.Select("bos, induction", DetectorRegistry.All)
+    let limited = HeadScan.Run(Protocols.Inputs(compiled.Force()), detectors = wanted)
+    Assert.That(limited.Tables |> Seq.map (fun t -> t.Detector) |> Seq.toList, eq [ "BOS"; "induction" ])
+    Assert.That(limited.Table(DetectorRegistry.Bos).Values, eq (scan.Force().Table(DetectorRegistry.Bos).Values))
+    Assert.That(DetectorRegistry.PatternOnly |> Seq.forall (fun d -> d.Input = DetectorInput.Patterns), Is.True)
+
 let private flagged (t: HeadScores) = t.Flagged |> Seq.map (fun struct (l, h, _) -> HeadScores.Name(l, h)) |> Seq.toList
 
 [<TestCaseSource(nameof detectorNames)>]
 let ``on the compiled circuits each detector flags exactly the heads built for it`` (detector: string) =
-    let table = scan.Force().Table detector
+    let table = scan.Force().Table(detector: string)
     let expected = builtFor |> List.find (fun (d, _) -> d = detector) |> snd
     Approve.Table(ScanReport.ToTable table)
     Approve.Svg(ScanReport.ToSvg(table, "compiled-heads"))

@@ -4,36 +4,30 @@ namespace Verification.Engine.Autodiff;
 
 /// <summary>
 /// A reverse-mode autodiff tape. Off by default: operations record their backward step only while a tape
-/// is recording on the current thread (<c>using var tape = Tape.Record();</c>) and one of their inputs
-/// requires a gradient. <see cref="Backward"/> runs the steps in reverse order.
+/// is recording on the current flow of execution (<c>using var tape = Tape.Record();</c>, an <see cref="Ambient{T}"/>)
+/// and one of their inputs requires a gradient. <see cref="Backward"/> runs the steps in reverse order.
 /// </summary>
 public sealed class Tape : IDisposable
 {
-    [ThreadStatic] static Tape? current;
+    static readonly Ambient<Tape?> recording = new();
 
-    readonly Tape? previous;
     readonly List<Action> steps = [];
-    bool disposed;
+    IDisposable? scope;
 
-    Tape(Tape? previous) => this.previous = previous;
-
-    /// <summary>The tape recording on this thread, or null.</summary>
-    public static Tape? Current => current;
+    /// <summary>The tape recording now, or null.</summary>
+    public static Tape? Current => recording.Value;
 
     public static Tape Record()
     {
-        var tape = new Tape(current);
-        current = tape;
+        var tape = new Tape();
+        tape.scope = recording.Set(tape);
         return tape;
     }
 
     /// <summary>Runs <paramref name="body"/> with recording switched off (e.g. evaluation inside training).</summary>
     public static T Paused<T>(Func<T> body)
     {
-        var saved = current;
-        current = null;
-        try { return body(); }
-        finally { current = saved; }
+        using (recording.Set(null)) return body();
     }
 
     public int StepCount => steps.Count;
@@ -41,18 +35,18 @@ public sealed class Tape : IDisposable
     /// <summary>
     /// True when an op with these inputs must record: a tape is on and some input wants a gradient.
     /// </summary>
-    public static bool Wants(Tensor a) => current is not null && a.RequiresGrad;
+    public static bool Wants(Tensor a) => Current is not null && a.RequiresGrad;
 
-    public static bool Wants(Tensor a, Tensor b) => current is not null && (a.RequiresGrad || b.RequiresGrad);
+    public static bool Wants(Tensor a, Tensor b) => Current is not null && (a.RequiresGrad || b.RequiresGrad);
 
-    public static bool Wants(Tensor a, Tensor b, Tensor? c) => current is not null && (a.RequiresGrad || b.RequiresGrad || c?.RequiresGrad == true);
+    public static bool Wants(Tensor a, Tensor b, Tensor? c) => Current is not null && (a.RequiresGrad || b.RequiresGrad || c?.RequiresGrad == true);
 
     /// <summary>Records a backward step and marks <paramref name="output"/> as needing a gradient.</summary>
     public static void Add(Tensor output, Action backward)
     {
-        if (current is null) throw new InvalidOperationException("No tape is recording.");
+        if (Current is null) throw new InvalidOperationException("No tape is recording.");
         output.RequiresGrad = true;
-        current.steps.Add(backward);
+        Current.steps.Add(backward);
     }
 
     /// <summary>Seeds d(loss)/d(loss) = 1 for a one-value loss and runs every recorded step backwards.</summary>
@@ -67,8 +61,7 @@ public sealed class Tape : IDisposable
 
     public void Dispose()
     {
-        if (disposed) return;
-        disposed = true;
-        if (current == this) current = previous;
+        scope?.Dispose();
+        scope = null;
     }
 }

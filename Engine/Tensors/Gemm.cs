@@ -12,7 +12,7 @@ public enum GemmBackend
 /// </summary>
 public static unsafe class Gemm
 {
-    static readonly AsyncLocal<GemmBackend?> forced = new();
+    static readonly Ambient<GemmBackend?> forced = new();
 
     static Gemm() =>
         (DefaultBackend, Reason) = Choose(Settings.Current.Blas, OpenBlas.IsAvailable,
@@ -51,14 +51,7 @@ public static unsafe class Gemm
     {
         if (backend == GemmBackend.OpenBlas && !OpenBlas.IsAvailable)
             throw new InvalidOperationException("OpenBLAS is not available on this machine: " + Reason);
-        var previous = forced.Value;
-        forced.Value = backend;
-        return new Restore(() => forced.Value = previous);
-    }
-
-    sealed class Restore(Action restore) : IDisposable
-    {
-        public void Dispose() => restore();
+        return forced.Set(backend);
     }
 
     /// <summary>
