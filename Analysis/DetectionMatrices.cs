@@ -1,4 +1,5 @@
 using Verification.Engine.Models;
+
 namespace Verification.Analysis;
 
 public enum DetectionTemplate

@@ -1,4 +1,5 @@
 using Verification.Engine.Models;
+
 namespace Verification.Analysis;
 
 /// <summary>A detector that reads prompts one at a time, so many detectors can share one pass over the patterns.</summary>

@@ -1,4 +1,3 @@
-using Verification.Engine.Models;
 namespace Verification.Analysis;
 
 /// <summary>

@@ -1,5 +1,5 @@
-using Verification.Engine.Models;
 using MathNet.Numerics.LinearAlgebra;
+using Verification.Engine.Models;
 
 namespace Verification.Analysis;
 

@@ -1,10 +1,10 @@
 using Verification.Engine.Models;
+
 namespace Verification.Analysis;
 
 /// <summary>A list prompt: its patterns and the position of the last token of each element, in order.</summary>
 public sealed record ListPrompt(AttentionPatterns Patterns, int[] ElementPositions);
 
-/// <summary>An IOI prompt: its patterns, the last position, and where the second mention of the subject (S2) is.</summary>
 /// <summary>One IOI prompt's patterns and positions: the last token, the second subject mention S2 and the indirect object IO (−1: not given).</summary>
 public sealed record IoiPrompt(AttentionPatterns Patterns, int Last, int S2, int Io = -1);
 

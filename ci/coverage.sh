@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Prints line coverage of Engine, Analysis (the engine's Analysis namespace) and Fixtures from coverlet's Cobertura file.
+# Prints line coverage of the libraries Engine, Analysis, Fixtures and Reports from coverlet's Cobertura file.
 # Usage: ci/coverage.sh TestResults/<run>/coverage.cobertura.xml
 set -euo pipefail
 file=${1:?usage: ci/coverage.sh coverage.cobertura.xml}
@@ -8,7 +8,7 @@ awk '
   /<class / {
     match($0, /name="[^"]*"/); name = substr($0, RSTART + 6, RLENGTH - 7)
     match($0, /filename="[^"]*"/); file = substr($0, RSTART + 10, RLENGTH - 11)
-    part = name ~ /^Verification\.Engine\.Analysis/ ? "Analysis" : name ~ /^Verification\.Engine/ ? "Engine" : name ~ /^Verification\.Fixtures/ ? "Fixtures" : ""
+    part = name ~ /^Verification\.Engine/ ? "Engine" : name ~ /^Verification\.Analysis/ ? "Analysis" : name ~ /^Verification\.Fixtures/ ? "Fixtures" : name ~ /^Verification\.Reports/ ? "Reports" : ""
   }
   /<line / && part != "" {
     match($0, /number="[0-9]+"/); n = substr($0, RSTART + 8, RLENGTH - 9)
@@ -19,6 +19,6 @@ awk '
   }
   END {
     printf "%-10s %8s %8s %9s\n", "project", "lines", "covered", "coverage"
-    split("Engine Analysis Fixtures", parts, " ")
-    for (i = 1; i <= 3; i++) { p = parts[i]; if (total[p] > 0) printf "%-10s %8d %8d %8.1f%%\n", p, total[p], covered[p], 100 * covered[p] / total[p] }
+    split("Engine Analysis Fixtures Reports", parts, " ")
+    for (i = 1; i <= 4; i++) { p = parts[i]; if (total[p] > 0) printf "%-10s %8d %8d %8.1f%%\n", p, total[p], covered[p], 100 * covered[p] / total[p] }
   }' "$file"

@@ -1,6 +1,6 @@
 """Skip-gram rules of the zoo's rules model, computed with PyTorch (float64) from the formulas of
 princeton-nlp/AttentionRules (src/utils/rule_utils.py: get_skipgrams_by_magnitude, get_distractor_key_for_feature),
-as an independent check of Engine/Analysis/SkipGramRules.cs. Input features are token identities (rows of W_E); the
+as an independent check of Analysis/SkipGramRules.cs. Input features are token identities (rows of W_E); the
 output SAE reads the head's hook_z, as the source's per-head SAEs do.
 
 Also the model's forward pass written out by hand (1 layer, 1 head, attention only, no LayerNorm, no biases) on fixed
