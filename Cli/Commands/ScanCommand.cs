@@ -12,7 +12,7 @@ namespace Verification.Cli.Commands;
 /// <summary>`scan`: every detector's layer × head table, flagged heads highlighted, with CSV and SVG files.</summary>
 public static class ScanCommand
 {
-    public const string DefaultModel = "compiled-heads";
+    public const string DefaultModel = "minilm";
 
     public static int Run(string? model, string? detectors, string? output, string? patterns = null)
     {

@@ -18,7 +18,11 @@ public static class Protocols
     /// <summary>ARENA's induction prompts: half-length 50, 64 sequences (a BOS is prepended by <see cref="Arena"/>).</summary>
     public static InductionProtocol ArenaInduction { get; } = new(HalfLength: 50, Sequences: 64);
 
-    /// <summary>SPD's induction protocol when the context allows it, ARENA's (L = 50) when not, else half the context.</summary>
+    /// <summary>
+    /// SPD's induction protocol when the context allows it, ARENA's (L = 50) when not, else half the context. An encoder
+    /// gets ARENA's at most: SPD's 3200 sequences of 512 tokens are a causal model's protocol and would take an encoder
+    /// of BERT-base's size many minutes.
+    /// </summary>
     public static ScanProtocol For(Transformer model) => new()
     {
         Induction = InductionFor(model),
@@ -27,7 +31,7 @@ public static class Protocols
 
     static InductionProtocol InductionFor(Transformer model) => model.Config.ContextLength switch
     {
-        >= 512 => SpdInduction,
+        >= 512 when model.Config.Causal => SpdInduction,
         >= 100 => ArenaInduction,
         var c => ArenaInduction with { HalfLength = c / 2 },
     };
