@@ -18,7 +18,7 @@ open Verification.Fixtures.Real
 open Verification.Specs.Support
 
 let encoders = NuGetEncoders.All |> Seq.map (fun e -> e.Name) |> Seq.toArray
-let private encoder name = NuGetEncoders.All |> Seq.find (fun e -> e.Name = name)
+let encoder name = NuGetEncoders.All |> Seq.find (fun e -> e.Name = name)
 
 /// The original graph with its Softmax outputs (the attention probabilities, one per layer) added as graph outputs.
 let private referenceSession (name: string) =
@@ -37,7 +37,7 @@ let private session name = sessions.GetOrAdd(name, fun n -> lazy (referenceSessi
 let private sentences = [ for i in 0 .. 31 -> Sentences.All.[(i * 7) % Sentences.All.Count] ]
 
 /// ONNX Runtime on a padded batch: last_hidden_state [batch, pos, width] and each layer's probabilities [batch, head, q, k].
-let private reference name (tokens: int[][]) (mask: bool[][]) =
+let reference name (tokens: int[][]) (mask: bool[][]) =
     let session, softmax = session name
     let batch, pos = tokens.Length, tokens.[0].Length
     let tensor (f: int -> int -> int64) =
