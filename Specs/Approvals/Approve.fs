@@ -29,9 +29,18 @@ type Approve =
     static member SnapshotName(specFile: string, testName: string, [<Optional; DefaultParameterValue(null: string)>] part: string) =
         FileNames.SnapshotName(specFile, testName, part)
 
+    /// Which test wrote each snapshot in this run: names are cut at 150 characters, so two tests (or two cases of one)
+    /// whose names differ only later would share a file; that is an error, not a silent overwrite.
+    static member val private Owners = Collections.Concurrent.ConcurrentDictionary<string, string>()
+
     static member private Check(part: string, extension: string, text: string, tolerance: Tolerance,
                                 columns: Collections.Generic.IReadOnlyDictionary<string, Tolerance>) =
         let name = Approve.CurrentName part
+        let test = TestContext.CurrentContext.Test.FullName
+        let owner = Approve.Owners.GetOrAdd(name + "." + extension, test)
+        if owner <> test then
+            raise (ApprovalException(
+                sprintf "Snapshot %s.%s is already written by %s in this run; shorten this test's name (names are cut at 150 characters) so each has its own." name extension owner))
         let outcome = Approve.Approver.Verify(name, extension, text, tolerance, columns)
         TestContext.Out.WriteLine(sprintf "snapshot: %s" outcome)
 
