@@ -191,4 +191,67 @@ public static class Ablations
         late < positionLosses.Length && early >= 0
             ? positionLosses[late] - positionLosses[early]
             : throw new ArgumentException($"Positions {early} and {late} must be inside the {positionLosses.Length} loss positions.");
+
+    /// <summary>
+    /// A sentence embedding's sensitivity to each head: the mean over tokens of the final hidden state (the mean pooling
+    /// of sentence-transformers), with one head's hook_z replaced by its mean over every position of every sentence.
+    /// Returns 1 − cos(pooled, pooled with the head ablated) per sentence and head: [sentence, layer·heads + head].
+    /// </summary>
+    public static double[,] PooledEmbeddingChange(Transformer model, IReadOnlyList<int[]> sentences, IProgress<int>? progress = null)
+    {
+        int layers = model.Config.LayerCount, heads = model.Config.HeadCount, dHead = model.Config.HeadWidth;
+        var zHooks = Enumerable.Range(0, layers).Select(Hooks.Z).ToArray();
+        // The mean of hook_z [1, 1, head, dHead] per layer, over all positions of all sentences.
+        var means = zHooks.Select(_ => new Tensor(1, 1, heads, dHead)).ToArray();
+        long positions = 0;
+        foreach (var tokens in sentences)
+        {
+            var cache = model.Run(tokens, new RunOptions { Cache = zHooks }).Cache;
+            for (var l = 0; l < layers; l++)
+            {
+                var z = cache[zHooks[l]].Data; // [1, pos, head, dHead]
+                for (var p = 0; p < tokens.Length; p++)
+                    for (var i = 0; i < heads * dHead; i++) means[l].Data[i] += z[p * heads * dHead + i];
+            }
+            positions += tokens.Length;
+        }
+        foreach (var m in means)
+            for (var i = 0; i < m.Data.Length; i++) m.Data[i] /= positions;
+
+        var change = new double[sentences.Count, layers * heads];
+        for (var s = 0; s < sentences.Count; s++)
+        {
+            var reference = Pooled(model.Run(sentences[s]).Logits);
+            for (var l = 0; l < layers; l++)
+                for (var h = 0; h < heads; h++)
+                {
+                    var ablated = Pooled(model.Run(sentences[s], new RunOptions { Interventions = [Intervention.Mean(zHooks[l], [h], mean: means[l])] }).Logits);
+                    change[s, l * heads + h] = 1 - Cosine(reference, ablated);
+                }
+            progress?.Report(s + 1);
+        }
+        return change;
+    }
+
+    /// <summary>The mean over positions of hidden states [1, pos, width].</summary>
+    static double[] Pooled(Tensor hidden)
+    {
+        int pos = hidden.Shape[1], width = hidden.Shape[2];
+        var pooled = new double[width];
+        for (var p = 0; p < pos; p++)
+            for (var i = 0; i < width; i++) pooled[i] += hidden.Data[p * width + i] / pos;
+        return pooled;
+    }
+
+    static double Cosine(double[] a, double[] b)
+    {
+        double dot = 0, na = 0, nb = 0;
+        for (var i = 0; i < a.Length; i++)
+        {
+            dot += a[i] * b[i];
+            na += a[i] * a[i];
+            nb += b[i] * b[i];
+        }
+        return dot / Math.Sqrt(na * nb);
+    }
 }
