@@ -109,6 +109,33 @@ public static class EncoderAttention
         return js;
     }
 
+    /// <summary>
+    /// The positional profile in both directions: profile[layer, head, d + maxOffset] = mean over prompts and queries q
+    /// with 0 ≤ q + d &lt; T of A[q, q + d], for d = −maxOffset … maxOffset (pooled over prompts).
+    /// </summary>
+    public static double[,,] OffsetProfile(IEnumerable<AttentionPatterns> prompts, int maxOffset)
+    {
+        double[,,]? sums = null;
+        var counts = new double[2 * maxOffset + 1];
+        foreach (var p in prompts)
+        {
+            sums ??= new double[p.LayerCount, p.HeadCount, 2 * maxOffset + 1];
+            for (var d = -maxOffset; d <= maxOffset; d++)
+            {
+                var queries = Enumerable.Range(0, p.Length).Where(q => q + d >= 0 && q + d < p.Length).ToArray();
+                counts[d + maxOffset] += queries.Length;
+                for (var l = 0; l < p.LayerCount; l++)
+                    for (var h = 0; h < p.HeadCount; h++)
+                        foreach (var q in queries) sums[l, h, d + maxOffset] += p.A(l, h, q, q + d);
+            }
+        }
+        if (sums is null) throw new InvalidOperationException("No prompts were given to the offset profile.");
+        for (var l = 0; l < sums.GetLength(0); l++)
+            for (var h = 0; h < sums.GetLength(1); h++)
+                for (var d = 0; d < counts.Length; d++) sums[l, h, d] = counts[d] > 0 ? sums[l, h, d] / counts[d] : double.NaN;
+        return sums;
+    }
+
     /// <summary>The third of the model's depth a layer is in: 0 early, 1 middle, 2 late.</summary>
     public static int DepthThird(int layer, int layerCount) => layer * 3 / layerCount;
 }
