@@ -21,8 +21,9 @@ let allowedReferences =
           "Cli", set [ "Engine"; "Analysis"; "Fixtures"; "Reports" ]
           "Specs", set [ "Engine"; "Analysis"; "Fixtures"; "Reports"; "Cli" ] ]
 
-/// Test frameworks and the snapshot diff: only Specs may use them.
-let testPackages = set [ "NUnit"; "NUnit3TestAdapter"; "Microsoft.NET.Test.Sdk"; "FsCheck"; "DiffPlex"; "coverlet.collector" ]
+/// Test frameworks, the snapshot diff and the independent runtime of the real encoders: only Specs may use them.
+let testPackages =
+    set [ "NUnit"; "NUnit3TestAdapter"; "Microsoft.NET.Test.Sdk"; "FsCheck"; "DiffPlex"; "coverlet.collector"; "Microsoft.ML.OnnxRuntime" ]
 
 let private projectName (path: string) = Path.GetFileNameWithoutExtension path
 
@@ -105,7 +106,7 @@ let ``every VERIFICATION_ variable is read in one place, the Settings record`` (
     Assert.That(settings.SharedFolder, Is.Null)
 
 [<Test>]
-let ``the CLI's build output holds no test framework and no snapshot diff`` () =
+let ``the CLI's build output holds no test framework, no snapshot diff and no ONNX Runtime`` () =
     // Specs/bin/{configuration}/{framework}/ → Cli/bin/{configuration}/{framework}/
     let framework = DirectoryInfo(AppContext.BaseDirectory.TrimEnd('/'))
     let configuration = framework.Parent.Name
@@ -115,6 +116,9 @@ let ``the CLI's build output holds no test framework and no snapshot diff`` () =
     for package in testPackages do
         Assert.That(deps, Does.Not.Contain("\"" + package + "/"), sprintf "verification.deps.json lists %s" package)
     let dlls = Directory.GetFiles(output, "*.dll") |> Array.map Path.GetFileName
-    let framed = dlls |> Array.filter (fun f -> f.StartsWith("nunit", StringComparison.OrdinalIgnoreCase) || f.StartsWith "DiffPlex" || f.StartsWith "FsCheck")
+    let framed =
+        dlls |> Array.filter (fun f ->
+            f.StartsWith("nunit", StringComparison.OrdinalIgnoreCase) || f.StartsWith "DiffPlex" || f.StartsWith "FsCheck"
+            || f.StartsWith "Microsoft.ML" || f.StartsWith "SentenceTransformers")
     Assert.That(framed, Is.Empty)
     Assert.That(dlls, Does.Contain "Verification.Reports.dll")
