@@ -46,11 +46,7 @@ let private referencePatterns name (tokens: int[]) =
 let private agreesWithOnnxRuntime (what: string) (ours: HeadScores) (definition: int -> float32[][] -> int -> int -> float) name =
     let prompts = patterns name
     let reference = prompts |> List.map (fun (tokens, _) -> tokens.Length, referencePatterns name tokens)
-    let expected =
-        [| for l in 0 .. 5 do
-             for h in 0 .. 11 ->
-                 let sums = reference |> List.map (fun (t, a) -> definition t a l h)
-                 List.sum sums |] 
+    let expected = [| for l in 0 .. 5 do for h in 0 .. 11 -> reference |> List.sumBy (fun (t, a) -> definition t a l h) |]
     let actual = [| for l in 0 .. 5 do for h in 0 .. 11 -> ours.[l, h] |]
     assertClose (sprintf "%s on %s: ours vs ONNX Runtime by the definition" what name) 1e-4 0.0 expected actual
 

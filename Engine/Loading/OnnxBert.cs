@@ -69,10 +69,11 @@ public static class OnnxBert
         {
             if (Find(name) is { } t) p[ours] = Read(t, source);
         }
-        void AddLinear(string ours, string biasName)
+        // A Linear: its bias by name, its weight [in, out] (already our layout) by the graph.
+        void AddLinear(string weightOurs, string biasOurs, string biasName)
         {
-            Add(ours.Replace("W_", "b_", StringComparison.Ordinal), biasName);
-            if (weightOfBias.TryGetValue(biasName, out var weight)) p[ours] = Read(initializers[weight], source);
+            Add(biasOurs, biasName);
+            if (weightOfBias.TryGetValue(biasName, out var weight)) p[weightOurs] = Read(initializers[weight], source);
             else missing.Add($"the MatMul weight whose product {biasName} is added to");
         }
         Add("embed.W_E", "embeddings.word_embeddings.weight");
@@ -83,24 +84,16 @@ public static class OnnxBert
         for (var l = 0; l < layerCount; l++)
         {
             var e = $"encoder.layer.{l}.";
-            AddLinear($"blocks.{l}.attn.W_Q", e + "attention.self.query.bias");
-            AddLinear($"blocks.{l}.attn.W_K", e + "attention.self.key.bias");
-            AddLinear($"blocks.{l}.attn.W_V", e + "attention.self.value.bias");
-            AddLinear($"blocks.{l}.attn.W_O", e + "attention.output.dense.bias");
+            AddLinear($"blocks.{l}.attn.W_Q", $"blocks.{l}.attn.b_Q", e + "attention.self.query.bias");
+            AddLinear($"blocks.{l}.attn.W_K", $"blocks.{l}.attn.b_K", e + "attention.self.key.bias");
+            AddLinear($"blocks.{l}.attn.W_V", $"blocks.{l}.attn.b_V", e + "attention.self.value.bias");
+            AddLinear($"blocks.{l}.attn.W_O", $"blocks.{l}.attn.b_O", e + "attention.output.dense.bias");
             Add($"blocks.{l}.ln1.w", e + "attention.output.LayerNorm.weight");
             Add($"blocks.{l}.ln1.b", e + "attention.output.LayerNorm.bias");
-            AddMlp(l, "intermediate.dense.bias", "W_in", "b_in");
-            AddMlp(l, "output.dense.bias", "W_out", "b_out");
+            AddLinear($"blocks.{l}.mlp.W_in", $"blocks.{l}.mlp.b_in", e + "intermediate.dense.bias");
+            AddLinear($"blocks.{l}.mlp.W_out", $"blocks.{l}.mlp.b_out", e + "output.dense.bias");
             Add($"blocks.{l}.ln2.w", e + "output.LayerNorm.weight");
             Add($"blocks.{l}.ln2.b", e + "output.LayerNorm.bias");
-        }
-
-        void AddMlp(int l, string bias, string weightName, string biasName)
-        {
-            var name = $"encoder.layer.{l}.{bias}";
-            if (Find(name) is { } b) p[$"blocks.{l}.mlp.{biasName}"] = Read(b, source);
-            if (weightOfBias.TryGetValue(name, out var weight)) p[$"blocks.{l}.mlp.{weightName}"] = Read(initializers[weight], source);
-            else if (initializers.ContainsKey(name)) missing.Add($"the MatMul weight whose product {name} is added to");
         }
 
         var softmaxCount = graph.Node.Count(n => n.OpType == "Softmax");
