@@ -111,6 +111,7 @@ public static partial class SnapshotComparer
     {
         tolerance ??= Tolerance.Default;
         var isCsv = extension.Equals("csv", StringComparison.OrdinalIgnoreCase);
+        var isSvg = extension.Equals("svg", StringComparison.OrdinalIgnoreCase);
         var approvedRows = isCsv ? Csv.Parse(approved) : Lines(approved);
         var receivedRows = isCsv ? Csv.Parse(received) : Lines(received);
         var moved = new List<MovedNumber>();
@@ -138,7 +139,13 @@ public static partial class SnapshotComparer
                 var cellTolerance = columns is not null && columns.TryGetValue(column, out var t) ? t : tolerance;
                 var (aText, aNumbers) = Tokenize(a[c]);
                 var (bText, bNumbers) = Tokenize(b[c]);
-                if (aNumbers.Count != bNumbers.Count || !aText.SequenceEqual(bText, StringComparer.Ordinal))
+                var sameText = aText.SequenceEqual(bText, StringComparer.Ordinal);
+                if (!sameText && isSvg && aText.Count == bText.Count && aText.Zip(bText).All(p => p.First == p.Second || SameUpToColours(p.First, p.Second)))
+                {
+                    within++;
+                    sameText = true;
+                }
+                if (aNumbers.Count != bNumbers.Count || !sameText)
                 {
                     lineChanged = true;
                     continue;
@@ -155,6 +162,31 @@ public static partial class SnapshotComparer
             if (lineChanged) changedLines.Add(r + 1);
         }
         return new SnapshotComparison(structure is null && moved.Count == 0 && changedLines.Count == 0, moved, changedLines, within, structure);
+    }
+
+    /// <summary>
+    /// How far a plot's colour may move per channel (of 255): a value that moves in its last printed digit, or by a float
+    /// rounding, shifts a mixed colour by a unit or two; a different colour band is tens of units away.
+    /// </summary>
+    public const int ColourChannelTolerance = 4;
+
+    [GeneratedRegex("#[0-9a-fA-F]{6}", RegexOptions.CultureInvariant)]
+    private static partial Regex HexColour();
+
+    /// <summary>Two pieces of SVG text equal but for #rrggbb colours, each channel within <see cref="ColourChannelTolerance"/>.</summary>
+    static bool SameUpToColours(string a, string b)
+    {
+        var ca = HexColour().Matches(a);
+        var cb = HexColour().Matches(b);
+        if (ca.Count == 0 || ca.Count != cb.Count || HexColour().Replace(a, "#") != HexColour().Replace(b, "#")) return false;
+        for (var i = 0; i < ca.Count; i++)
+            for (var channel = 0; channel < 3; channel++)
+            {
+                var x = Convert.ToInt32(ca[i].Value.Substring(1 + 2 * channel, 2), 16);
+                var y = Convert.ToInt32(cb[i].Value.Substring(1 + 2 * channel, 2), 16);
+                if (Math.Abs(x - y) > ColourChannelTolerance) return false;
+            }
+        return true;
     }
 
     static List<List<string>> Lines(string text) => [.. text.TrimEnd('\n').Split('\n').Select(l => new List<string> { l })];

@@ -97,6 +97,16 @@ let ``a table's column tolerance travels with Approve.Table`` () =
     Assert.That(t.Columns.[1].Tolerance, eq (Tolerance.Abs 0.01))
 
 [<Test>]
+let ``a plot's colour that moves a few units per channel is the same picture, a different colour band is not`` () =
+    passes "svg" "<rect fill=\"#6baed6\" x=\"1\"/>\n" "<rect fill=\"#6aafd5\" x=\"1\"/>\n"
+    let message = fails "svg" "<rect fill=\"#6baed6\" x=\"1\"/>\n" "<rect fill=\"#4292c6\" x=\"1\"/>\n"
+    message |> mentions [ "line(s) 1" ]
+    // Only plots: in a table a colour code is text like any other.
+    fails "csv" "head,colour\n0,#6baed6\n" "head,colour\n0,#6aafd5\n" |> mentions [ "line(s) 2" ]
+    // The rest of the line must still match exactly.
+    fails "svg" "<rect fill=\"#6baed6\" x=\"a\"/>\n" "<rect fill=\"#6aafd5\" x=\"b\"/>\n" |> ignore
+
+[<Test>]
 let ``numbers inside names, colours and versions are text, not numbers`` () =
     let struct (literals, numbers) = SnapshotComparer.Tokenize "L1H0 F31 #a1b2c3 v1.2.3 x=-0.25 1e-6 (0.954)"
     Assert.That(numbers |> Seq.map (fun n -> n.Text) |> List.ofSeq, eq [ "-0.25"; "1e-6"; "0.954" ])

@@ -272,11 +272,11 @@ let ``mean-ablating a head moves the sentence embedding, and previous- and next-
     let previous, next = Detectors.PreviousToken prompts, EncoderAttention.NextToken prompts
     let detected l h = previous.IsFlagged(l, h) || next.IsFlagged(l, h)
     let mean = Array2D.init 6 12 (fun l h -> List.average [ for s in 0 .. runs.Length - 1 -> change.[s, l * 12 + h] ])
-    let table = Table(Column("layer", 0), Column("head", 0), Column("1 − cos, mean over sentences", 5), Column("rank", 0), Column("detected", 0))
+    let table = Table(Column("layer", 0), Column("head", 0), Column("1 − cos, mean over sentences", 5), Column("detected", 0))
     let ranked = [ for l in 0 .. 5 do for h in 0 .. 11 -> l, h ] |> List.sortByDescending (fun (l, h) -> mean.[l, h])
     for l in 0 .. 5 do
         for h in 0 .. 11 do
-            table.AddRow(l, h, mean.[l, h], 1 + List.findIndex ((=) (l, h)) ranked,
+            table.AddRow(l, h, mean.[l, h],
                          (if previous.IsFlagged(l, h) then "previous-token" elif next.IsFlagged(l, h) then "next-token" else "")) |> ignore
     Approve.Table(table)
     Approve.Svg(Plot.HeadGrid(mean, sprintf "1 − cos of the mean-pooled embedding, head mean-ablated — %s" name, Nullable(), decimals = 3), "grid")

