@@ -195,51 +195,50 @@ public static class Ablations
     /// <summary>
     /// A sentence embedding's sensitivity to each head: the mean over tokens of the final hidden state (the mean pooling
     /// of sentence-transformers), with one head's hook_z replaced by its mean over every position of every sentence.
-    /// Returns 1 − cos(pooled, pooled with the head ablated) per sentence and head: [sentence, layer·heads + head].
+    /// Returns 1 − cos(pooled, pooled with the head ablated) per sentence and head: [sentence, layer·heads + head]. The
+    /// sentences run as one batch padded with <paramref name="padding"/> and masked, so padding changes nothing.
     /// </summary>
-    public static double[,] PooledEmbeddingChange(Transformer model, IReadOnlyList<int[]> sentences, IProgress<int>? progress = null)
+    public static double[,] PooledEmbeddingChange(Transformer model, IReadOnlyList<int[]> sentences, int padding)
     {
         int layers = model.Config.LayerCount, heads = model.Config.HeadCount, dHead = model.Config.HeadWidth;
+        var length = sentences.Max(s => s.Length);
+        var tokens = sentences.Select(s => s.Concat(Enumerable.Repeat(padding, length - s.Length)).ToArray()).ToArray(); // [batch][pos]
+        var mask = sentences.Select(s => Enumerable.Range(0, length).Select(p => p < s.Length).ToArray()).ToArray();
         var zHooks = Enumerable.Range(0, layers).Select(Hooks.Z).ToArray();
-        // The mean of hook_z [1, 1, head, dHead] per layer, over all positions of all sentences.
+        var run = model.Run(tokens, new RunOptions { Cache = zHooks, AttentionMask = mask });
+        // The mean of hook_z [1, 1, head, dHead] per layer, over the real positions of all sentences.
         var means = zHooks.Select(_ => new Tensor(1, 1, heads, dHead)).ToArray();
-        long positions = 0;
-        foreach (var tokens in sentences)
+        var positions = sentences.Sum(s => s.Length);
+        for (var l = 0; l < layers; l++)
         {
-            var cache = model.Run(tokens, new RunOptions { Cache = zHooks }).Cache;
-            for (var l = 0; l < layers; l++)
-            {
-                var z = cache[zHooks[l]].Data; // [1, pos, head, dHead]
-                for (var p = 0; p < tokens.Length; p++)
-                    for (var i = 0; i < heads * dHead; i++) means[l].Data[i] += z[p * heads * dHead + i];
-            }
-            positions += tokens.Length;
+            var z = run.Cache[zHooks[l]].Data; // [batch, pos, head, dHead]
+            for (var b = 0; b < sentences.Count; b++)
+                for (var p = 0; p < sentences[b].Length; p++)
+                    for (var i = 0; i < heads * dHead; i++) means[l].Data[i] += z[(b * length + p) * heads * dHead + i] / positions;
         }
-        foreach (var m in means)
-            for (var i = 0; i < m.Data.Length; i++) m.Data[i] /= positions;
-
+        var reference = Pooled(run.Logits, sentences);
         var change = new double[sentences.Count, layers * heads];
-        for (var s = 0; s < sentences.Count; s++)
-        {
-            var reference = Pooled(model.Run(sentences[s]).Logits);
-            for (var l = 0; l < layers; l++)
-                for (var h = 0; h < heads; h++)
-                {
-                    var ablated = Pooled(model.Run(sentences[s], new RunOptions { Interventions = [Intervention.Mean(zHooks[l], [h], mean: means[l])] }).Logits);
-                    change[s, l * heads + h] = 1 - Cosine(reference, ablated);
-                }
-            progress?.Report(s + 1);
-        }
+        for (var l = 0; l < layers; l++)
+            for (var h = 0; h < heads; h++)
+            {
+                var ablation = new RunOptions { AttentionMask = mask, Interventions = [Intervention.Mean(zHooks[l], [h], mean: means[l])] };
+                var ablated = Pooled(model.Run(tokens, ablation).Logits, sentences);
+                for (var b = 0; b < sentences.Count; b++) change[b, l * heads + h] = 1 - Cosine(reference[b], ablated[b]);
+            }
         return change;
     }
 
-    /// <summary>The mean over positions of hidden states [1, pos, width].</summary>
-    static double[] Pooled(Tensor hidden)
+    /// <summary>Each sentence's mean over its real positions of hidden states [batch, pos, width].</summary>
+    static double[][] Pooled(Tensor hidden, IReadOnlyList<int[]> sentences)
     {
         int pos = hidden.Shape[1], width = hidden.Shape[2];
-        var pooled = new double[width];
-        for (var p = 0; p < pos; p++)
-            for (var i = 0; i < width; i++) pooled[i] += hidden.Data[p * width + i] / pos;
+        var pooled = new double[sentences.Count][];
+        for (var b = 0; b < sentences.Count; b++)
+        {
+            pooled[b] = new double[width];
+            for (var p = 0; p < sentences[b].Length; p++)
+                for (var i = 0; i < width; i++) pooled[b][i] += hidden.Data[(b * pos + p) * width + i] / sentences[b].Length;
+        }
         return pooled;
     }
 

