@@ -241,7 +241,11 @@ let ``fine-tuning keeps head roles: each arctic-xs head's nearest MiniLM head un
     let e = Motifs.Embed(samples, 16)
     let heads = e.Heads |> Seq.toArray
     let index head = Array.IndexOf(heads, head)
-    let table = Table(Column("arctic-xs head", 0), Column("nearest MiniLM head", 0), Column("distance", 3), Column("distance to its counterpart", 3))
+    // z-scoring and PCA amplify float32 rounding: between matrix kernels a distance moves by up to 0.003 (measured with
+    // VERIFICATION_BLAS=off), so the distances declare ±0.005, as the whole-zoo motif plot does.
+    let table =
+        Table(Column("arctic-xs head", 0), Column("nearest MiniLM head", 0), Column("distance", 3, Tolerance.Abs 0.005),
+              Column("distance to its counterpart", 3, Tolerance.Abs 0.005))
     let mutable matches = 0
     for l in 0 .. 5 do
         for h in 0 .. 11 do
