@@ -1,8 +1,6 @@
 using Verification.Analysis;
 using Verification.Engine.Models;
-using Verification.Engine.Tokenizers;
 using Verification.Fixtures.Prompts;
-using Verification.Fixtures.Zoo;
 
 namespace Verification.Fixtures.Protocols;
 
