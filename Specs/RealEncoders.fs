@@ -17,8 +17,8 @@ open Verification.Fixtures.Prompts
 open Verification.Fixtures.Real
 open Verification.Specs.Support
 
-let encoders = NuGetEncoders.All |> Seq.map (fun e -> e.Name) |> Seq.toArray
-let encoder name = NuGetEncoders.All |> Seq.find (fun e -> e.Name = name)
+let encoders = RealEncoder.names
+let private encoder = RealEncoder.named
 
 /// The original graph with its Softmax outputs (the attention probabilities, one per layer) added as graph outputs.
 let private referenceSession (name: string) =

@@ -65,3 +65,12 @@ let assertClose (what: string) (atol: float) (rtol: float) (expected: float[]) (
 let assertTensorClose what atol rtol (expected: Tensor) (actual: Tensor) =
     Assert.That(actual.Shape, eq expected.Shape, sprintf "%s: shape" what)
     assertClose what atol rtol (toDoubles expected) (toDoubles actual)
+
+/// The real encoders that come with dotnet restore (minilm, arctic-xs): their names as test cases, and how a finding
+/// names the model (the index counts "(real" as a claim on a real model).
+module RealEncoder =
+    open Verification.Fixtures.Real
+
+    let names = NuGetEncoders.All |> Seq.map (fun e -> e.Name) |> Seq.toArray
+    let named (name: string) = NuGetEncoders.All |> Seq.find (fun e -> e.Name = name)
+    let findingModel (name: string) = sprintf "%s (real, %s)" name (named name).Description
