@@ -1,3 +1,4 @@
+using Verification.Engine;
 using Verification.Engine.Models;
 
 namespace Verification.Analysis;
@@ -41,7 +42,7 @@ public sealed record ScanResult(string Model, IReadOnlyList<HeadScores> Tables, 
 public static class HeadScan
 {
     /// <param name="detectors">The detectors to run (null: all); work that only other detectors need is skipped.</param>
-    public static ScanResult Run(ScanInputs inputs, IProgress<string>? progress = null, IReadOnlySet<HeadDetector>? detectors = null)
+    public static ScanResult Run(ScanInputs inputs, IProgress<WorkProgress>? progress = null, IReadOnlySet<HeadDetector>? detectors = null)
     {
         var model = inputs.Transformer;
         var protocol = inputs.Protocol;
@@ -53,9 +54,10 @@ public static class HeadScan
 
         if (DetectorRegistry.PatternOnly.Any(Wanted))
         {
-            progress?.Report("real text");
             notes.Add($"real text: {inputs.RealText.Count} prompts, {inputs.RealText.Sum(p => p.Length)} tokens");
-            var textPatterns = AttentionPatterns.FromModel(model, inputs.RealText, text, batchSize: 1).ToList();
+            progress.Start("real text", inputs.RealText.Count);
+            var textPatterns = AttentionPatterns.FromModel(model, inputs.RealText, text, batchSize: 1,
+                progress: progress.Counter("real text", inputs.RealText.Count)).ToList();
             (var patternTables, profiles, var maxOffset) = PatternOnly(textPatterns);
             notes.Add($"positional: offsets d < {maxOffset}");
             tables.AddRange(patternTables);
@@ -63,7 +65,7 @@ public static class HeadScan
 
         if (Wanted(DetectorRegistry.PreviousTokenOnRandomTokens))
         {
-            progress?.Report("random-token control");
+            progress.Start("random-token control");
             var random = new Random(protocol.Seed);
             var control = Enumerable.Range(0, protocol.ControlSequences)
                 .Select(_ => Enumerable.Range(0, protocol.ControlLength).Select(_ => random.Next(model.Config.VocabularySize)).ToArray()).ToList();
@@ -74,15 +76,15 @@ public static class HeadScan
         if (Wanted(DetectorRegistry.Induction))
         {
             var induction = inputs.Induction;
-            progress?.Report($"induction: {induction.Sequences} sequences of 2 × {induction.HalfLength} tokens");
-            tables.Add((DetectorRegistry.Induction,
-                Ablations.InductionScores(model, induction, progress: new Progress<int>(n => progress?.Report($"induction: {n}/{induction.Sequences}")))));
+            var task = $"induction: sequences of 2 × {induction.HalfLength} tokens";
+            progress.Start(task, induction.Sequences);
+            tables.Add((DetectorRegistry.Induction, Ablations.InductionScores(model, induction, progress: progress.Counter(task, induction.Sequences))));
             notes.Add($"induction: {induction.Sequences} sequences x ++ x, L = {induction.HalfLength}, seed {induction.Seed}");
         }
 
         if (Wanted(DetectorRegistry.Successor))
         {
-            progress?.Report("successor lists");
+            progress.Start("successor lists");
             if (inputs.SuccessorUnavailable is { } why) notes.Add("successor: not run (" + why + ")");
             else
             {
@@ -95,7 +97,7 @@ public static class HeadScan
 
         if (Wanted(DetectorRegistry.SInhibition))
         {
-            progress?.Report("IOI prompts");
+            progress.Start("IOI prompts");
             if (inputs.IoiUnavailable is { } why) notes.Add("S-inhibition: not run (" + why + ")");
             else
             {
@@ -109,7 +111,7 @@ public static class HeadScan
 
         if (Wanted(DetectorRegistry.Copying))
         {
-            progress?.Report("OV copying scores");
+            progress.Start("OV copying scores");
             tables.Add((DetectorRegistry.Copying, new HeadScores(DetectorRegistry.Copying.Table,
                 "Σ Re(λ) / Σ |λ| over the eigenvalues of W_E W_V,h W_O,h W_U (Elhage et al.)", Circuits.CopyingScores(model), 0.0)));
         }

@@ -1,3 +1,4 @@
+using Verification.Engine;
 using Verification.Engine.Models;
 using Verification.Engine.Training;
 
@@ -59,13 +60,13 @@ public static class RuleScan
             steps: steps, seed: seed, progress: progress);
 
     public static RuleScanReport Run(string name, Transformer model, IInputFeatures inputs, int layer, int head, SparseAutoencoder sae,
-        IReadOnlyList<int[]> windows, IProgress<string>? progress = null)
+        IReadOnlyList<int[]> windows, IProgress<WorkProgress>? progress = null)
     {
         if (windows.Count == 0) throw new ArgumentException("No windows to describe the features on.", nameof(windows));
         var z = SkipGramRules.HeadOutputs(model, layer, head, windows, progress: progress);
         var statistics = sae.Evaluate(z);
         var latents = sae.Encode(z);
-        progress?.Report($"reading the head's circuits for {inputs.Count} input features");
+        progress.Start($"reading the head's circuits for {inputs.Count} input features");
         var circuits = SkipGramRules.Circuits(model, layer, head, inputs);
         var active = new Dictionary<int, IReadOnlyList<(int, float)>[]>(); // window → input features active at each position
         IReadOnlyList<(int, float)>[] ActiveIn(int window) =>
@@ -75,7 +76,7 @@ public static class RuleScan
         {
             var acts = SkipGramRules.LatentByWindow(latents, windows.Count, windows[0].Length, f);
             features.Add(SkipGramRules.Describe(circuits, sae, f, acts, ActiveIn));
-            progress?.Report($"rules for feature {f + 1}/{sae.Config.Latents}");
+            progress?.Report(new WorkProgress("rules for each feature", f, sae.Config.Latents));
         }
         return new RuleScanReport(name, layer, head, sae, statistics, features);
     }

@@ -1,3 +1,4 @@
+using Verification.Engine;
 using Verification.Engine.Models;
 using Verification.Engine.Tensors;
 using Verification.Engine.Tokenizers;
@@ -117,7 +118,7 @@ public static class SkipGramRules
 
     /// <summary>One head's output hook_z[:, :, head] for every position of the windows: [windows·length, dHead], window-major.</summary>
     public static Tensor HeadOutputs(Transformer model, int layer, int head, IReadOnlyList<int[]> windows, int batchSize = 64,
-        IProgress<string>? progress = null)
+        IProgress<WorkProgress>? progress = null)
     {
         if ((uint)head >= (uint)model.Config.HeadCount) throw new ArgumentOutOfRangeException(nameof(head), $"head {head} does not exist: the model has {model.Config.HeadCount} heads.");
         int dHead = model.Config.HeadWidth, heads = model.Config.HeadCount;
@@ -127,7 +128,7 @@ public static class SkipGramRules
     }
 
     /// <summary>The residual stream entering a layer, hook_resid_pre, at every position: [windows·length, dModel], window-major.</summary>
-    public static Tensor ResidualStream(Transformer model, int layer, IReadOnlyList<int[]> windows, int batchSize = 64, IProgress<string>? progress = null)
+    public static Tensor ResidualStream(Transformer model, int layer, IReadOnlyList<int[]> windows, int batchSize = 64, IProgress<WorkProgress>? progress = null)
     {
         var d = model.Config.ModelWidth;
         return Gather(model, Hooks.ResidPre(layer), d, windows, batchSize, progress, "residual stream",
@@ -135,7 +136,7 @@ public static class SkipGramRules
     }
 
     /// <summary>Runs the windows in batches and copies one row of width <paramref name="width"/> per position out of a hook.</summary>
-    static Tensor Gather(Transformer model, string hook, int width, IReadOnlyList<int[]> windows, int batchSize, IProgress<string>? progress, string what,
+    static Tensor Gather(Transformer model, string hook, int width, IReadOnlyList<int[]> windows, int batchSize, IProgress<WorkProgress>? progress, string what,
         Action<Tensor, int, Span<float>> copyRow)
     {
         if (windows.Count == 0) throw new ArgumentException("no windows to run.", nameof(windows));
@@ -149,7 +150,7 @@ public static class SkipGramRules
             for (var b = 0; b < batch.Length; b++)
                 for (var p = 0; p < length; p++)
                     copyRow(cached, b * length + p, rows.Data.AsSpan(((start + b) * length + p) * width, width));
-            progress?.Report($"{what}: {Math.Min(start + batchSize, windows.Count)}/{windows.Count} windows");
+            progress?.Report(new WorkProgress($"{what}: windows", Math.Min(start + batchSize, windows.Count), windows.Count));
         }
         return rows;
     }

@@ -70,6 +70,17 @@ public static class Program
             p.GetValue(rulesInputSae), p.GetValue(rulesInputLatents), p.GetValue(rulesLatents), p.GetValue(rulesSteps), p.GetValue(rulesShown), p.GetValue(rulesOut))));
         root.Add(rules);
 
+        var reportOut = new Option<string?>("--out") { Description = "Folder for the site (default: out/report)." };
+        var reportApproved = new Option<string?>("--approved") { Description = "The approved snapshots the findings come from (default: Approved/)." };
+        var reportModels = new Option<string?>("--models") { Description = "Comma-separated models for the attention explorer (default: every real encoder, zoo model and pattern_lens folder here)." };
+        var reportPrompts = Bounded(new Option<int>("--prompts") { Description = "Prompts per model in the explorer.", DefaultValueFactory = _ => Fixtures.Explorer.ExplorerModels.DefaultPrompts }, 1, 64);
+        var report = new Command("report", "Write the findings and an attention explorer per model as a static site that opens from disk (out/report/index.html).")
+        {
+            reportOut, reportApproved, reportModels, reportPrompts,
+        };
+        report.SetAction(p => Guard(p, () => ReportCommand.Run(p.GetValue(reportOut), p.GetValue(reportApproved), p.GetValue(reportModels), p.GetValue(reportPrompts))));
+        root.Add(report);
+
         var bench = new Command("bench", "Benchmarks, printed as ratios against a stated reference.");
         var seconds = new Option<double>("--seconds") { Description = "Seconds of timing per measurement.", DefaultValueFactory = _ => 1.0 };
         seconds.Validators.Add(r => { if (TryValue(r, out double x) && x is not (> 0 and <= 3600)) r.AddError($"--seconds must be above 0 and at most 3600 (got {x})."); });

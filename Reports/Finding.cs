@@ -37,4 +37,16 @@ public sealed record Finding(string Id, string Claim, string Source, string Mode
             string.Join(" ", evidence.Select(e => $"[{Path.GetExtension(e).TrimStart('.')}]({e})")) }.Select(Cell)) + " |";
 
     static string Cell(string text) => text.Replace("|", "\\|", StringComparison.Ordinal).Replace("\n", " ", StringComparison.Ordinal);
+
+    /// <summary>Reads back a row written by <see cref="ToRow"/>: the finding and its evidence files.</summary>
+    /// <exception cref="FormatException">The row does not have the eight cells of a finding or names no known verdict.</exception>
+    public static (Finding Finding, IReadOnlyList<string> Evidence) ParseRow(string row)
+    {
+        var cells = MarkdownTable.SplitRow(row);
+        if (cells.Count != 8) throw new FormatException($"a finding row has 8 cells, this one {cells.Count}: {row}");
+        var verdict = Enum.GetValues<Verdict>().Where(v => VerdictText(v) == cells[6]).Select(v => (Verdict?)v).FirstOrDefault()
+            ?? throw new FormatException($"'{cells[6]}' is not a verdict ({string.Join(", ", Enum.GetValues<Verdict>().Select(VerdictText))})");
+        var evidence = System.Text.RegularExpressions.Regex.Matches(cells[7], @"\[[a-z]+\]\(([^)]+)\)").Select(m => m.Groups[1].Value).ToList();
+        return (new Finding(cells[0], cells[1], cells[2], cells[3], cells[4], cells[5], verdict), evidence);
+    }
 }

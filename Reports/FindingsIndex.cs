@@ -35,7 +35,7 @@ public static class FindingsIndex
         : model.Trim() == "zoo: compiled-heads" || model.Contains("planted", StringComparison.Ordinal) ? EvidenceKind.Validation
         : EvidenceKind.TrainedHere;
 
-    static readonly (EvidenceKind Kind, string Heading, string Blurb)[] Sections =
+    internal static readonly (EvidenceKind Kind, string Heading, string Blurb)[] Sections =
     [
         (EvidenceKind.RealModel, "Claims on real models", "Pretrained weights or the attention patterns they produced."),
         (EvidenceKind.TrainedHere, "Claims on models trained here", "Zoo models trained by this suite's engine; a claim may hold, partly hold or be refuted there."),
@@ -85,6 +85,6 @@ public static class FindingsIndex
     }
 
     /// <summary>"2.10" sorts after "2.9": numeric parts padded.</summary>
-    static string SortKey(string id) =>
+    internal static string SortKey(string id) =>
         string.Join(".", id.Split('.').Select(part => int.TryParse(part, out var n) ? n.ToString("D4", System.Globalization.CultureInfo.InvariantCulture) : part));
 }

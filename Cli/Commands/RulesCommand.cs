@@ -43,13 +43,8 @@ public static class RulesCommand
             sae = RulesModel.LoadSae();
         else
         {
-            SparseAutoencoder? trained = null;
-            AnsiConsole.Status().Spinner(Spinner.Known.Dots).Start("training the output SAE", context =>
-            {
-                trained = RuleScan.TrainSae(choice.Model, layer, head, windows, latents, steps: steps,
-                    progress: new SynchronousProgress<TrainingProgress>(p => context.Status(Markup.Escape($"training the output SAE: {p}"))));
-            });
-            sae = trained!;
+            sae = ProgressDisplay.Run(progress => RuleScan.TrainSae(choice.Model, layer, head, windows, latents, steps: steps,
+                progress: ProgressDisplay.Training(progress, "training the output SAE")));
         }
         AnsiConsole.MarkupLine($"[grey]{Markup.Escape(sae.ToString())}[/]");
 
@@ -59,24 +54,15 @@ public static class RulesCommand
             inputs = new ResidualSaeFeatures(choice.Model, LoadAny(inputSaePath), layer);
         else if (inputLatents > 0)
         {
-            SparseAutoencoder? residual = null;
-            AnsiConsole.Status().Spinner(Spinner.Known.Dots).Start("training the residual SAE", context =>
-            {
-                residual = RuleScan.TrainResidualSae(choice.Model, layer, windows, inputLatents, steps: steps,
-                    progress: new SynchronousProgress<TrainingProgress>(p => context.Status(Markup.Escape($"training the residual SAE: {p}"))));
-            });
-            inputs = new ResidualSaeFeatures(choice.Model, residual!, layer);
+            var residual = ProgressDisplay.Run(progress => RuleScan.TrainResidualSae(choice.Model, layer, windows, inputLatents, steps: steps,
+                progress: ProgressDisplay.Training(progress, "training the residual SAE")));
+            inputs = new ResidualSaeFeatures(choice.Model, residual, layer);
         }
         else inputs = new TokenFeatures(choice.Model, tokenizer);
         AnsiConsole.MarkupLine($"[grey]input features: {(inputs is TokenFeatures ? "token identity" : $"{inputs.Count} latents R0… of a residual SAE on hook_resid_pre")}[/]");
 
-        RuleScanReport? report = null;
-        AnsiConsole.Status().Spinner(Spinner.Known.Dots).Start("describing features", context =>
-        {
-            report = RuleScan.Run(choice.Name, choice.Model, inputs, layer, head, sae, windows,
-                new SynchronousProgress<string>(message => context.Status(Markup.Escape(message))));
-        });
-        var s = report!.Statistics;
+        var report = ProgressDisplay.Run(progress => RuleScan.Run(choice.Name, choice.Model, inputs, layer, head, sae, windows, progress));
+        var s = report.Statistics;
         AnsiConsole.MarkupLine(string.Create(CultureInfo.InvariantCulture,
             $"SAE on these windows: {s.DeadLatents} dead latents, explained variance {s.ExplainedVariance:F3}, mean L0 {s.MeanL0:F1}"));
 

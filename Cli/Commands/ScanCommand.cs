@@ -26,10 +26,7 @@ public static class ScanCommand
             if (!Directory.Exists(patterns)) throw new ArgumentException($"--patterns: no folder {Path.GetFullPath(patterns)}.");
             name = Path.GetFileName(Path.GetFullPath(patterns).TrimEnd(Path.DirectorySeparatorChar));
             AnsiConsole.MarkupLine($"[bold]{Markup.Escape(name)}[/]: pattern_lens folder {Markup.Escape(Path.GetFullPath(patterns))} (no weights needed)");
-            AnsiConsole.Status().Spinner(Spinner.Known.Dots).Start("reading patterns", context =>
-            {
-                result = PatternLensFolders.Scan(patterns, new SynchronousProgress<string>(message => context.Status(Markup.Escape(message))), wanted);
-            });
+            result = ProgressDisplay.Run(progress => PatternLensFolders.Scan(patterns, progress, wanted));
         }
         else
         {
@@ -37,10 +34,7 @@ public static class ScanCommand
             name = choice.Name;
             AnsiConsole.MarkupLine($"[bold]{Markup.Escape(choice.Name)}[/]: {Markup.Escape(choice.Model.Config.Describe())}");
             AnsiConsole.MarkupLine($"[grey]weights: {Markup.Escape(choice.Where)}; matrix products: {Markup.Escape(Gemm.Description)}[/]");
-            AnsiConsole.Status().Spinner(Spinner.Known.Dots).Start("scanning", context =>
-            {
-                result = HeadScan.Run(Protocols.Inputs(choice), progress: new SynchronousProgress<string>(message => context.Status(Markup.Escape(message))), detectors: wanted);
-            });
+            result = ProgressDisplay.Run(progress => HeadScan.Run(Protocols.Inputs(choice), progress, wanted));
         }
         var tables = result!.Tables;
         foreach (var t in tables) Print(t);

@@ -26,44 +26,51 @@ public static class TrainCommand
         // One training at a time per folder: a second one would interleave its checkpoints with this one's.
         using var _ = Engine.IO.OutputFolder.Open(folder);
         Console.Error.WriteLine($"matrix products: {Gemm.Description}");
-        var progress = new SynchronousProgress<TrainingProgress>(p => Console.Error.WriteLine(p.ToString()));
+        // What training prints waits until the progress display is gone, so the two do not overwrite each other.
+        var said = new List<string>();
+        void Say(string line) => said.Add(line);
         var watch = System.Diagnostics.Stopwatch.StartNew();
-        switch (model)
+        ProgressDisplay.Run(display =>
         {
-            case InductionModel.Name:
-                var settings = InductionModel.Settings with { Steps = steps ?? InductionModel.Settings.Steps };
-                Console.Error.WriteLine($"{model}: {InductionModel.Config.Describe()}; {settings.Describe()}");
-                InductionModel.Train(folder, settings, progress,
-                    [.. InductionModel.CheckpointSteps.Where(s => s < settings.Steps), settings.Steps]);
-                break;
-            case NegationModel.Name:
-                var negation = NegationModel.Settings with { Steps = steps ?? NegationModel.Settings.Steps };
-                Console.Error.WriteLine($"{model}: {NegationModel.Config.Describe()}; {negation.Describe()}");
-                var trained = NegationModel.Train(folder, negation, progress);
-                Console.Error.WriteLine($"held-out accuracy (liked vs hated): {NegationModel.Accuracy(trained):P1}");
-                break;
-            case ContextModel.Name:
-                var context = ContextModel.Settings with { Steps = steps ?? ContextModel.Settings.Steps };
-                Console.Error.WriteLine($"{model}: {ContextModel.Config.Describe()}; {context.Describe()}");
-                var contextModel = ContextModel.Train(folder, context, progress);
-                var (lookedUp, other) = ContextModel.Losses(contextModel, ContextModel.Evaluation(32));
-                Console.Error.WriteLine($"held-out loss: {lookedUp:F3} where the next token is looked up in context, {other:F3} elsewhere");
-                break;
-            case RulesModel.Name:
-                var rules = RulesModel.Settings with { Steps = steps ?? RulesModel.Settings.Steps };
-                Console.Error.WriteLine($"{model}: {RulesModel.Config.Describe()}; {rules.Describe()}");
-                var rulesModel = RulesModel.Train(folder, rules, progress);
-                foreach (var (rule, firing, pFiring, silent, pSilent) in RulesModel.PlantedProbabilities(rulesModel, RulesModel.ExemplarCorpus()))
-                    Console.Error.WriteLine($"{rule}: P(target) {pFiring:F3} where it fires ({firing}), {pSilent:F3} where not ({silent})");
-                Console.Error.WriteLine($"output SAE: {RulesModel.SaeConfig}, {RulesModel.SaeSteps} steps");
-                var sae = RulesModel.TrainSae(rulesModel, progress: progress);
-                RulesModel.SaveSae(sae, folder);
-                var statistics = sae.Evaluate(SkipGramRules.HeadOutputs(rulesModel, 0, 0, RulesModel.SaeCorpus()));
-                Console.Error.WriteLine($"SAE: {statistics.DeadLatents} dead latents, explained variance {statistics.ExplainedVariance:F3}, mean L0 {statistics.MeanL0:F1}");
-                break;
-            default:
-                throw new ArgumentException($"No zoo model '{model}' to train. Trainable: {string.Join(", ", Models)}.");
-        }
+            var progress = ProgressDisplay.Training(display, $"training {model}");
+            switch (model)
+            {
+                case InductionModel.Name:
+                    var settings = InductionModel.Settings with { Steps = steps ?? InductionModel.Settings.Steps };
+                    Say($"{model}: {InductionModel.Config.Describe()}; {settings.Describe()}");
+                    InductionModel.Train(folder, settings, progress,
+                        [.. InductionModel.CheckpointSteps.Where(s => s < settings.Steps), settings.Steps]);
+                    break;
+                case NegationModel.Name:
+                    var negation = NegationModel.Settings with { Steps = steps ?? NegationModel.Settings.Steps };
+                    Say($"{model}: {NegationModel.Config.Describe()}; {negation.Describe()}");
+                    var trained = NegationModel.Train(folder, negation, progress);
+                    Say($"held-out accuracy (liked vs hated): {NegationModel.Accuracy(trained):P1}");
+                    break;
+                case ContextModel.Name:
+                    var context = ContextModel.Settings with { Steps = steps ?? ContextModel.Settings.Steps };
+                    Say($"{model}: {ContextModel.Config.Describe()}; {context.Describe()}");
+                    var contextModel = ContextModel.Train(folder, context, progress);
+                    var (lookedUp, other) = ContextModel.Losses(contextModel, ContextModel.Evaluation(32));
+                    Say($"held-out loss: {lookedUp:F3} where the next token is looked up in context, {other:F3} elsewhere");
+                    break;
+                case RulesModel.Name:
+                    var rules = RulesModel.Settings with { Steps = steps ?? RulesModel.Settings.Steps };
+                    Say($"{model}: {RulesModel.Config.Describe()}; {rules.Describe()}");
+                    var rulesModel = RulesModel.Train(folder, rules, progress);
+                    foreach (var (rule, firing, pFiring, silent, pSilent) in RulesModel.PlantedProbabilities(rulesModel, RulesModel.ExemplarCorpus()))
+                        Say($"{rule}: P(target) {pFiring:F3} where it fires ({firing}), {pSilent:F3} where not ({silent})");
+                    Say($"output SAE: {RulesModel.SaeConfig}, {RulesModel.SaeSteps} steps");
+                    var sae = RulesModel.TrainSae(rulesModel, progress: ProgressDisplay.Training(display, "training the output SAE"));
+                    RulesModel.SaveSae(sae, folder);
+                    var statistics = sae.Evaluate(SkipGramRules.HeadOutputs(rulesModel, 0, 0, RulesModel.SaeCorpus()));
+                    Say($"SAE: {statistics.DeadLatents} dead latents, explained variance {statistics.ExplainedVariance:F3}, mean L0 {statistics.MeanL0:F1}");
+                    break;
+                default:
+                    throw new ArgumentException($"No zoo model '{model}' to train. Trainable: {string.Join(", ", Models)}.");
+            }
+        });
+        foreach (var line in said) Console.Error.WriteLine(line);
         Console.WriteLine($"trained {model} in {watch.Elapsed.TotalSeconds:F0} s; checkpoints in {Path.GetFullPath(folder)}");
         return 0;
     }

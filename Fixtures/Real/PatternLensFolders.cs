@@ -1,3 +1,4 @@
+using Verification.Engine;
 using Verification.Analysis;
 using Verification.Engine.Loading;
 
@@ -13,12 +14,16 @@ public static class PatternLensFolders
 
     /// <summary>The pattern-only detectors on one model's folder.</summary>
     /// <param name="detectors">The pattern-only detectors to keep (null: all).</param>
-    public static ScanResult Scan(string modelFolder, IProgress<string>? progress = null, IReadOnlySet<HeadDetector>? detectors = null)
+    public static ScanResult Scan(string modelFolder, IProgress<WorkProgress>? progress = null, IReadOnlySet<HeadDetector>? detectors = null)
     {
         var model = PatternLens.Read(modelFolder);
-        progress?.Report($"reading {model.PromptHashes.Count} prompts of {model.Name}");
-        var prompts = model.Prompts().Select(p => p.Patterns).ToList();
-        progress?.Report("detectors");
+        var prompts = new List<Engine.Models.AttentionPatterns>();
+        foreach (var prompt in model.Prompts())
+        {
+            progress?.Report(new WorkProgress($"reading {model.Name}'s prompts", prompts.Count, model.PromptHashes.Count));
+            prompts.Add(prompt.Patterns);
+        }
+        progress.Start("detectors");
         return HeadScan.RunOnPatterns(model.Name, prompts,
         [
             $"pattern_lens folder {modelFolder}: {model.Layers} layers × {model.Heads} heads, {prompts.Count} prompts, {prompts.Sum(p => p.Length)} positions (BOS included)",
