@@ -11,6 +11,17 @@ public static class Program
     {
         CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
         CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
+        // A log or a pipe gets plain text: no colours, no cursor movement, no progress redraws.
+        if (Console.IsOutputRedirected)
+        {
+            Spectre.Console.AnsiConsole.Console = Spectre.Console.AnsiConsole.Create(new Spectre.Console.AnsiConsoleSettings
+            {
+                Ansi = Spectre.Console.AnsiSupport.No,
+                ColorSystem = Spectre.Console.ColorSystemSupport.NoColors,
+                Interactive = Spectre.Console.InteractionSupport.No,
+            });
+            Spectre.Console.AnsiConsole.Profile.Width = 160; // not a terminal's 80: a log line is not wrapped mid-sentence
+        }
         var root = new RootCommand("verification: executable specs of published claims about attention heads.");
         var verbose = new Option<bool>("--verbose") { Description = "On an error, print the stack trace too.", Recursive = true };
         root.Add(verbose);

@@ -143,3 +143,31 @@ let ``scan with no model scans the real encoder minilm, and cache writes every h
     for l in 0 .. 5 do
         Assert.That(run.Contains(Verification.Engine.Models.Hooks.Pattern l), Is.True, sprintf "layer %d's pattern" l)
     Assert.That(run.Read(Verification.Engine.Models.Hooks.Pattern 0).Shape, eq [| 1; 12; 8; 8 |], "[CLS] the movie was not good . [SEP]")
+
+[<Test>]
+let ``report checks its models, prompts and approved folder before any work`` () =
+    [ "report"; "--models"; "minilm,no-such-model" ] |> failsWith [ "--models"; "no model 'no-such-model'"; "compiled-heads" ]
+    [ "report"; "--prompts"; "0" ] |> failsWith [ "--prompts must be between 1 and 64 (got 0)" ]
+    [ "report"; "--approved"; "/no/such/folder" ] |> failsWith [ "--approved"; "/no/such/folder" ]
+
+/// The CLI as a child process whose standard output is a pipe, as in a log or `| tee`.
+let private redirected (args: string list) =
+    let dll = Path.Combine(AppContext.BaseDirectory, "verification.dll")
+    let start = Diagnostics.ProcessStartInfo("dotnet", [ dll ] @ args, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false)
+    use child = Diagnostics.Process.Start start
+    let stderr = child.StandardError.ReadToEndAsync()
+    let stdout = child.StandardOutput.ReadToEnd()
+    child.WaitForExit()
+    child.ExitCode, stdout, stderr.Result
+
+[<Test>]
+let ``report writes the site with no progress drawing when its output is redirected`` () =
+    use dir = new TempFolder()
+    let code, stdout, stderr = redirected [ "report"; "--models"; "compiled-heads"; "--prompts"; "1"; "--out"; dir.File "site" ]
+    log stdout
+    Assert.That(code, eq 0, stderr)
+    Assert.That(File.Exists(Path.Combine(dir.File "site", "index.html")), Is.True)
+    Assert.That(stdout, Does.Contain("report: " + Path.Combine(dir.File "site", "index.html")))
+    // Spectre's bar, its cursor hiding and any escape sequence belong on a terminal only.
+    for drawing in [ "━"; "\u001b[" ; "%" ] do
+        Assert.That(stdout + stderr, Does.Not.Contain drawing, sprintf "no %A in redirected output" drawing)

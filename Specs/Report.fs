@@ -185,4 +185,5 @@ let ``in Chromium the index lists every finding and a finding page draws its plo
     Assert.That(page.Evaluate("document.querySelectorAll('section.evidence .plot svg').length").GetValue<int>(), eq plots)
     Assert.That(page.Evaluate("Math.min(...[...document.querySelectorAll('section.evidence .plot svg')].map(s => s.getBoundingClientRect().width))").GetValue<float>(),
                 Is.GreaterThan 100.0, "every plot is drawn")
+    screenshot page "finding"
     noErrors page

@@ -105,7 +105,7 @@ type Page(socket: ClientWebSocket) =
         clip["x"] <- JsonValue.Create 0
         clip["y"] <- JsonValue.Create 0
         clip["width"] <- JsonValue.Create 1280
-        clip["height"] <- JsonValue.Create(min height 2400)
+        clip["height"] <- JsonValue.Create(min height 1400)
         clip["scale"] <- JsonValue.Create 1
         p["clip"] <- clip
         let data = string (this.Send("Page.captureScreenshot", p)["data"])
