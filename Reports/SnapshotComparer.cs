@@ -189,35 +189,5 @@ public static partial class SnapshotComparer
         return true;
     }
 
-    static List<List<string>> Lines(string text) => [.. text.TrimEnd('\n').Split('\n').Select(l => new List<string> { l })];
-
-    /// <summary>RFC 4180 records: quoted cells may hold commas, quotes and newlines.</summary>
-    static class Csv
-    {
-        public static List<List<string>> Parse(string text)
-        {
-            var records = new List<List<string>>();
-            var record = new List<string>();
-            var cell = new StringBuilder();
-            var quoted = false;
-            text = text.TrimEnd('\n');
-            for (var i = 0; i < text.Length; i++)
-            {
-                var ch = text[i];
-                if (quoted)
-                {
-                    if (ch == '"' && i + 1 < text.Length && text[i + 1] == '"') { cell.Append('"'); i++; }
-                    else if (ch == '"') quoted = false;
-                    else cell.Append(ch);
-                }
-                else if (ch == '"') quoted = true;
-                else if (ch == ',') { record.Add(cell.ToString()); cell.Clear(); }
-                else if (ch == '\n') { record.Add(cell.ToString()); cell.Clear(); records.Add(record); record = []; }
-                else cell.Append(ch);
-            }
-            record.Add(cell.ToString());
-            records.Add(record);
-            return records;
-        }
-    }
+    static IReadOnlyList<IReadOnlyList<string>> Lines(string text) => [.. text.TrimEnd('\n').Split('\n').Select(l => (IReadOnlyList<string>)[l])];
 }
