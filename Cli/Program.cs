@@ -92,6 +92,20 @@ public static class Program
         report.SetAction(p => Guard(p, () => ReportCommand.Run(p.GetValue(reportOut), p.GetValue(reportApproved), p.GetValue(reportModels), p.GetValue(reportPrompts))));
         root.Add(report);
 
+        var reviewApproved = new Option<string?>("--approved") { Description = "The approved snapshots and their received files (default: Approved/)." };
+        var reviewAcceptAll = new Option<bool>("--accept-all") { Description = "Accept every received snapshot (each is named)." };
+        var reviewAccept = new Option<string[]>("--accept") { Description = "Accept the snapshots whose name matches this glob (e.g. 'HeadDetectors.*'); may repeat.", AllowMultipleArgumentsPerToken = false };
+        var reviewRejectAll = new Option<bool>("--reject-all") { Description = "Delete every received snapshot, keeping the approved files." };
+        var reviewSummary = new Option<string?>("--summary") { Description = "Write the review as Markdown (a CI step summary) to this file." };
+        var reviewHtml = new Option<string?>("--html") { Description = "Folder for review.html, approved and received plots side by side (default: out/review)." };
+        var review = new Command("review", "List every received snapshot beside its approved one, grouped by claim, flipped verdicts first; accept or reject them.")
+        {
+            reviewApproved, reviewAcceptAll, reviewAccept, reviewRejectAll, reviewSummary, reviewHtml,
+        };
+        review.SetAction(p => Guard(p, () => ReviewCommand.Run(p.GetValue(reviewApproved), p.GetValue(reviewAcceptAll), p.GetValue(reviewAccept),
+            p.GetValue(reviewRejectAll), p.GetValue(reviewSummary), p.GetValue(reviewHtml))));
+        root.Add(review);
+
         var bench = new Command("bench", "Benchmarks, printed as ratios against a stated reference.");
         var seconds = new Option<double>("--seconds") { Description = "Seconds of timing per measurement.", DefaultValueFactory = _ => 1.0 };
         seconds.Validators.Add(r => { if (TryValue(r, out double x) && x is not (> 0 and <= 3600)) r.AddError($"--seconds must be above 0 and at most 3600 (got {x})."); });

@@ -171,3 +171,10 @@ let ``report writes the site with no progress drawing when its output is redirec
     // Spectre's bar, its cursor hiding and any escape sequence belong on a terminal only.
     for drawing in [ "━"; "\u001b[" ; "%" ] do
         Assert.That(stdout + stderr, Does.Not.Contain drawing, sprintf "no %A in redirected output" drawing)
+
+[<Test>]
+let ``review names a missing approved folder and refuses contradictory choices`` () =
+    [ "review"; "--approved"; "/no/such/folder" ] |> failsWith [ "--approved"; "/no/such/folder" ]
+    use dir = new TempFolder()
+    [ "review"; "--approved"; dir.Path; "--accept-all"; "--accept"; "X.*" ] |> failsWith [ "--accept-all"; "--accept PATTERN" ]
+    [ "review"; "--approved"; dir.Path; "--reject-all"; "--accept-all" ] |> failsWith [ "--reject-all" ]

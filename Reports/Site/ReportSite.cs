@@ -158,7 +158,7 @@ public static class ReportSite
         _ => $"<pre>{E(content)}</pre>",
     };
 
-    static string StripXmlDeclaration(string svg) =>
+    internal static string StripXmlDeclaration(string svg) =>
         svg.StartsWith("<?xml", StringComparison.Ordinal) ? svg[(svg.IndexOf("?>", StringComparison.Ordinal) + 2)..].TrimStart() : svg;
 
     /// <summary>The explorer page of one model and one script per prompt holding its patterns.</summary>
@@ -236,7 +236,7 @@ public static class ReportSite
         return Convert.ToBase64String(bytes);
     }
 
-    static string Resource(string name)
+    internal static string Resource(string name)
     {
         using var stream = typeof(ReportSite).Assembly.GetManifestResourceStream("Verification.Reports.Site." + name)
             ?? throw new InvalidOperationException($"the report's {name} is not embedded in {typeof(ReportSite).Assembly.GetName().Name}");
