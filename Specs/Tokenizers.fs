@@ -145,3 +145,31 @@ let ``a WordPiece tokenizer json encodes as the same vocabulary in vocab txt, an
     File.WriteAllText(dir.File "tokenizer.json", """{"model": {"type": "Unigram", "vocab": []}}""")
     (throws<Verification.Engine.Loading.ModelFileException> (fun () -> Verification.Engine.Tokenizers.TokenizerLoader.FromTokenizerJson(dir.File "tokenizer.json") |> ignore)).Message
     |> mentions [ "tokenizer.json"; "'Unigram' is not supported" ]
+
+/// Microsoft.ML.Tokenizers' WordPiece with bert-base-uncased's options, for the record of why this suite keeps its own.
+let private libraryBert =
+    lazy
+        (Microsoft.ML.Tokenizers.BertTokenizer.Create(
+            SharedData.BertVocabulary,
+            Microsoft.ML.Tokenizers.BertOptions(LowerCaseBeforeTokenization = true, RemoveNonSpacingMarks = true)))
+
+let private libraryTokens (text: string) =
+    let tokens = libraryBert.Force().EncodeToTokens(text, ref null)
+    [| for t in tokens -> t.Value |]
+
+[<Test>]
+let ``Microsoft ML Tokenizers' WordPiece drops tabs, newlines and symbols that BERT keeps, so the suite keeps its own`` () =
+    // Expected tokens follow BERT's BasicTokenizer: \t and \n are whitespace; $ is ASCII punctuation, split off;
+    // ©, ½ and ™ are symbols (So, No), neither punctuation nor control, kept as words; U+200B (Cf) is a control, dropped.
+    let cases =
+        [ "a\tb\nc  d", [| "a"; "b"; "c"; "d" |]
+          "$5 & ©", [| "$"; "5"; "&"; "©" |]
+          "a\u200bc", [| "ac" |] ]
+    for text, expected in cases do
+        let ours = bert.Force().Tokenize text |> Seq.toArray
+        Assert.That(ours, eq expected, sprintf "ours on %A" text)
+        let library = libraryTokens text
+        log (sprintf "%A: ours %A, Microsoft.ML.Tokenizers %A" text ours library)
+        Assert.That(library, Is.Not.EqualTo expected, sprintf "Microsoft.ML.Tokenizers on %A now agrees with BERT: reconsider using it" text)
+    // Both agree where the text is plain, so the comparison above is of the same vocabulary and options.
+    Assert.That(libraryTokens "Isn't it NAÏVE? café", eq (bert.Force().Tokenize "Isn't it NAÏVE? café" |> Seq.toArray))

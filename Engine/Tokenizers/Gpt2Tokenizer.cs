@@ -1,14 +1,16 @@
 using System.Text;
 using System.Text.Json;
+using Microsoft.ML.Tokenizers;
 using Verification.Engine.Loading;
 
 namespace Verification.Engine.Tokenizers;
 
 /// <summary>
-/// GPT-2's byte-level BPE. Text is split as GPT-2's regex
-/// <c>'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+</c> splits it (done here over code
-/// points, so letters outside the BMP count as letters, as in Python), each piece's UTF-8 bytes are mapped to printable
-/// characters, and merges are applied lowest rank first.
+/// GPT-2's byte-level BPE, through Microsoft.ML.Tokenizers' <see cref="BpeTokenizer"/> (byte-level, merges lowest rank
+/// first). Text is split as GPT-2's regex
+/// <c>'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+</c> splits it, by
+/// <see cref="PreTokenize"/> over code points: .NET's regex sees a letter outside the BMP as two surrogates, not a
+/// letter, and would split "𝐀𝐁𝐂" where Python's does not.
 /// </summary>
 public sealed class Gpt2Tokenizer : ITokenizer
 {
@@ -16,10 +18,7 @@ public sealed class Gpt2Tokenizer : ITokenizer
 
     readonly Dictionary<string, int> encoder;
     readonly string[] decoder;
-    readonly Dictionary<(string, string), int> ranks;
-    readonly Dictionary<string, int[]> cache = [];
-    static readonly char[] ByteToChar = BuildByteMap();
-    static readonly Dictionary<char, byte> CharToByte = ByteToChar.Select((c, b) => (c, (byte)b)).ToDictionary(x => x.c, x => x.Item2);
+    readonly BpeTokenizer bpe;
 
     public Gpt2Tokenizer(IReadOnlyDictionary<string, int> vocabulary, IEnumerable<(string Left, string Right)> merges, string source = "")
     {
@@ -27,9 +26,13 @@ public sealed class Gpt2Tokenizer : ITokenizer
         var size = encoder.Count == 0 ? 0 : encoder.Values.Max() + 1;
         decoder = new string[size];
         foreach (var (token, id) in encoder) decoder[id] = token;
-        ranks = [];
-        var rank = 0;
-        foreach (var merge in merges) ranks.TryAdd(merge, rank++);
+        // The library takes merges as "left right" lines; a symbol never holds a space (byte-level maps it to Ġ).
+        bpe = BpeTokenizer.Create(new BpeOptions(encoder)
+        {
+            Merges = [.. merges.Select(m => m.Left + " " + m.Right)],
+            ByteLevel = true,
+            PreTokenizer = new CodePointPreTokenizer(),
+        });
         Source = source;
     }
 
@@ -90,28 +93,20 @@ public sealed class Gpt2Tokenizer : ITokenizer
             for (var i = 0; i < parts.Length; i++)
             {
                 if (i > 0) ids.Add(eot);
-                foreach (var piece in PreTokenize(parts[i])) ids.AddRange(EncodePiece(piece));
+                ids.AddRange(EncodeText(parts[i]));
             }
             return [.. ids];
         }
-        foreach (var piece in PreTokenize(text)) ids.AddRange(EncodePiece(piece));
-        return [.. ids];
+        return EncodeText(text);
     }
 
     public string Decode(IEnumerable<int> ids)
     {
-        var bytes = new List<byte>();
-        foreach (var id in ids)
-        {
+        var list = ids.ToList();
+        foreach (var id in list)
             if ((uint)id >= (uint)decoder.Length || decoder[id] is null)
                 throw new ArgumentOutOfRangeException(nameof(ids), $"Token id {id} is not in the vocabulary of {decoder.Length}.");
-            foreach (var ch in decoder[id])
-            {
-                if (CharToByte.TryGetValue(ch, out var b)) bytes.Add(b);
-                else bytes.AddRange(Encoding.UTF8.GetBytes(ch.ToString()));
-            }
-        }
-        return Encoding.UTF8.GetString([.. bytes]);
+        return bpe.Decode(list, considerSpecialTokens: true);
     }
 
     /// <summary>The token's byte-level string, e.g. "Ġworld" (Ġ is a space), as pattern_lens and TransformerLens show it.</summary>
@@ -120,49 +115,22 @@ public sealed class Gpt2Tokenizer : ITokenizer
 
     public int? TokenId(string token) => encoder.TryGetValue(token, out var id) ? id : null;
 
-    int[] EncodePiece(string piece)
-    {
-        if (cache.TryGetValue(piece, out var cached)) return cached;
-        var symbols = Encoding.UTF8.GetBytes(piece).Select(b => ByteToChar[b].ToString()).ToList();
-        while (symbols.Count > 1)
-        {
-            var best = -1;
-            var bestRank = int.MaxValue;
-            for (var i = 0; i < symbols.Count - 1; i++)
-                if (ranks.TryGetValue((symbols[i], symbols[i + 1]), out var r) && r < bestRank)
-                {
-                    bestRank = r;
-                    best = i;
-                }
-            if (best < 0) break;
-            // Merge every occurrence of the best pair, left to right (as GPT-2's bpe() does).
-            var (left, right) = (symbols[best], symbols[best + 1]);
-            var merged = new List<string>(symbols.Count);
-            for (var i = 0; i < symbols.Count; i++)
-            {
-                if (i < symbols.Count - 1 && symbols[i] == left && symbols[i + 1] == right)
-                {
-                    merged.Add(left + right);
-                    i++;
-                }
-                else merged.Add(symbols[i]);
-            }
-            symbols = merged;
-        }
-        var ids = symbols.Select(s => encoder.TryGetValue(s, out var id)
-            ? id
-            : throw new InvalidOperationException($"BPE produced '{s}', which is not in the vocabulary ({Source}).")).ToArray();
-        if (cache.Count < 100_000) cache[piece] = ids;
-        return ids;
-    }
+    int[] EncodeText(string text) =>
+        text.Length == 0 ? [] : [.. bpe.EncodeToIds(text, considerPreTokenization: true, considerNormalization: false)];
 
-    /// <summary>GPT-2's pre-tokenization regex, as explicit rules over code points.</summary>
-    public static IEnumerable<string> PreTokenize(string text)
+    /// <summary>GPT-2's pre-tokenization regex, as explicit rules over code points: the pieces.</summary>
+    public static IEnumerable<string> PreTokenize(string text) => Pieces(text).Select(p => text.Substring(p.Offset, p.Length));
+
+    /// <summary>The pieces as (offset, length) in UTF-16 units, as the library's pre-tokenizers report them.</summary>
+    static IEnumerable<(int Offset, int Length)> Pieces(string text)
     {
         var runes = text.EnumerateRunes().ToArray();
         var n = runes.Length;
+        var offsets = new int[n + 1]; // runes[k] starts at char offsets[k]
+        for (var k = 0; k < n; k++) offsets[k + 1] = offsets[k] + runes[k].Utf16SequenceLength;
         var i = 0;
-        string Slice(int start, int end) => string.Concat(runes[start..end].Select(r => r.ToString()));
+        string Slice(int start, int end) => text[offsets[start]..offsets[end]];
+        (int, int) Piece(int start, int end) => (offsets[start], offsets[end] - offsets[start]);
         static bool IsLetter(Rune r) => Rune.IsLetter(r);
         static bool IsNumber(Rune r) => Rune.IsNumber(r);
         static bool IsSpace(Rune r) => Rune.IsWhiteSpace(r);
@@ -176,7 +144,7 @@ public sealed class Gpt2Tokenizer : ITokenizer
                 var contraction = new[] { "re", "ve", "ll", "s", "t", "m", "d" }.FirstOrDefault(c => rest.StartsWith(c, StringComparison.Ordinal));
                 if (contraction is not null)
                 {
-                    yield return "'" + contraction;
+                    yield return Piece(i, i + 1 + contraction.Length);
                     i += 1 + contraction.Length;
                     continue;
                 }
@@ -189,7 +157,7 @@ public sealed class Gpt2Tokenizer : ITokenizer
                 var j = klass(runes[i]) ? i : afterSpace != i && klass(runes[afterSpace]) ? afterSpace : -1;
                 if (j < 0) continue;
                 while (j < n && klass(runes[j])) j++;
-                yield return Slice(start, j);
+                yield return Piece(start, j);
                 i = j;
                 goto next;
             }
@@ -198,20 +166,18 @@ public sealed class Gpt2Tokenizer : ITokenizer
                 var j = i;
                 while (j < n && IsSpace(runes[j])) j++;
                 if (j < n && j - i > 1) j--;
-                yield return Slice(i, j);
+                yield return Piece(i, j);
                 i = j;
             }
         next:;
         }
     }
 
-    /// <summary>GPT-2's bytes_to_unicode: printable bytes map to themselves, the rest to 256 + k.</summary>
-    static char[] BuildByteMap()
+    /// <summary>The library's hook for <see cref="Pieces"/>.</summary>
+    sealed class CodePointPreTokenizer : PreTokenizer
     {
-        var map = new char[256];
-        var printable = Enumerable.Range('!', '~' - '!' + 1).Concat(Enumerable.Range('¡', '¬' - '¡' + 1)).Concat(Enumerable.Range('®', 'ÿ' - '®' + 1)).ToHashSet();
-        var extra = 0;
-        for (var b = 0; b < 256; b++) map[b] = printable.Contains(b) ? (char)b : (char)(256 + extra++);
-        return map;
+        public override IEnumerable<(int Offset, int Length)> PreTokenize(string text) => Pieces(text);
+
+        public override IEnumerable<(int Offset, int Length)> PreTokenize(ReadOnlySpan<char> text) => Pieces(text.ToString());
     }
 }
