@@ -39,6 +39,18 @@ let ``a Hugging Face checkpoint gives PyTorch's logits and attention patterns`` 
         assertClose (sprintf "%s pattern %d" name l) 1e-5 1e-4 (toDoubles (expected.Read(sprintf "pattern.%d" l))) (toDoubles result.Cache.[Hooks.Pattern l])
 
 [<Test>]
+let ``a pytorch_model bin from torch save holds the same tensors as the safetensors file, and a legacy pickle is named`` () =
+    let pickle = PyTorchPickle.Open(Path.Combine(GoldenModels.Folder "bert-tiny-pickle", "pytorch_model.bin"))
+    let safetensors = SafeTensors.Open(Path.Combine(GoldenModels.Folder "bert-tiny-random", "model.safetensors"))
+    Assert.That(pickle.Names |> Seq.sort |> List.ofSeq, eq (safetensors.Names |> Seq.sort |> List.ofSeq))
+    for name in safetensors.Names do
+        let a, b = safetensors.Read name, pickle.Read name
+        Assert.That(b.Shape, eq a.Shape, name)
+        Assert.That(b.Data, eq a.Data, name + ": float32 values bit for bit")
+    let e = throws<ModelFileException> (fun () -> PyTorchPickle.Open GoldenModels.LegacyPickle |> ignore)
+    e.Message |> mentions [ "legacy_state_dict.bin"; "legacy (pre-1.6, non-zip) format" ]
+
+[<Test>]
 let ``llama2c stories260K decodes greedily to the token ids of llama2c's own run c`` () =
     let model = Llama2c.Load SharedData.Stories260K
     let reference = SharedData.Stories260KReferenceIds()

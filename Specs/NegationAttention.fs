@@ -309,11 +309,9 @@ let ``the bert-tiny protocol runs on the zoo's bert-tiny-shaped model`` () =
         table.AddRow(HeadScores.Name(l, h), v) |> ignore
     Approve.Table table
 
-/// Opens a bert-tiny folder as the published spec does. prajjwal1/bert-tiny ships pytorch_model.bin, which this engine
-/// cannot read yet: such a folder ends Inconclusive with that reason, never a loader crash.
+/// Opens a bert-tiny folder as the published spec does: prajjwal1/bert-tiny ships pytorch_model.bin, read through
+/// TorchSharp.PyBridge, and a config.json without model_type.
 let loadBertTiny (path: string) =
-    if IO.File.Exists(IO.Path.Combine(path, "pytorch_model.bin")) && not (IO.File.Exists(IO.Path.Combine(path, "model.safetensors"))) then
-        Assert.Inconclusive(sprintf "%s holds pytorch_model.bin only: %s" path Verification.Engine.Loading.HuggingFace.PyTorchOnly)
     let model = Verification.Engine.Loading.ModelLoader.Load path
     model, Verification.Engine.Tokenizers.TokenizerLoader.Load(path, model.Config.VocabularySize)
 
@@ -366,15 +364,19 @@ let ``the bert-tiny spec runs end to end on a stand-in folder laid out like praj
         Assert.That(ours, Is.EqualTo(expected).Within(1e-6), sprintf "L%dH%d" l h)
 
 [<Test>]
-let ``a bert-tiny folder with only pytorch_model bin ends the spec Inconclusive with the reason, not a crash`` () =
+let ``a bert-tiny folder with only pytorch_model bin, as prajjwal1 ships it, gives the same numbers through PyBridge`` () =
     use dir = new TempFolder()
     let folder = bertTinyStandIn dir.Path
-    IO.File.Move(IO.Path.Combine(folder, "model.safetensors"), IO.Path.Combine(folder, "pytorch_model.bin"))
-    let e = throws<InconclusiveException> (fun () -> bertTinyMeasured folder |> ignore)
-    e.Message |> mentions [ "pytorch_model.bin only"; "TorchSharp.PyBridge" ]
-    // The loader itself says the same, as a ModelFileException naming the file.
-    (throws<Verification.Engine.Loading.ModelFileException> (fun () -> Verification.Engine.Loading.ModelLoader.Load folder |> ignore)).Message
-    |> mentions [ "model.safetensors"; "only pytorch_model.bin" ]
+    let safetensors = IO.Path.Combine(folder, "model.safetensors")
+    let hf = Verification.Engine.Loading.SafeTensors.Open safetensors
+    let weights = readOnlyDict [ for name in hf.Names -> name, hf.Read name ]
+    Verification.Engine.Loading.PyTorchPickle.Write(IO.Path.Combine(folder, "pytorch_model.bin"), weights)
+    IO.File.Delete safetensors
+    let length, measured = bertTinyMeasured folder
+    Assert.That(length, eq 9)
+    let direct = maxAttentionPerHead (negation.Force()) (bert.Encode "The cat sat on the chair.")
+    for (((l, h), ours), (_, expected)) in List.zip measured direct do
+        Assert.That(ours, Is.EqualTo(expected).Within(1e-6), sprintf "L%dH%d" l h)
 
 // ---- the real encoders: minilm and arctic-xs ---------------------------------------------------------------------
 // The same claims on the two real encoders that come with dotnet restore, over the corpus's 27 negated sentences with

@@ -29,14 +29,17 @@ public static class BenchCommand
         var cReference = BuildCReference();
         Console.WriteLine(cReference is null ? "C reference: not available (needs cc and libopenblas.so.0)" : $"C reference: {cReference}");
         Console.WriteLine();
-        Console.WriteLine($"{"product",-52} {"C OpenBLAS",10} {"C# BLAS",10} {"managed",10} {"BLAS/C",8} {"mgd/BLAS",9} {"mgd/peak",9}");
+        Console.WriteLine($"libtorch: {Engine.Torch.TorchRuntime.EnsureLoaded()}");
+        Console.WriteLine();
+        Console.WriteLine($"{"product",-52} {"C OpenBLAS",10} {"C# BLAS",10} {"managed",10} {"libtorch",10} {"BLAS/C",8} {"mgd/BLAS",9} {"mgd/peak",9} {"torch/BLAS",10}");
         foreach (var (m, n, k, what) in Shapes)
         {
             double? c = cReference is null ? null : RunC(cReference, m, n, k, seconds);
             double? blas = OpenBlas.IsAvailable ? Measure(GemmBackend.OpenBlas, m, n, k, seconds) : null;
             var managed = Measure(GemmBackend.Managed, m, n, k, seconds);
-            Console.WriteLine($"{what,-52} {Show(c),10} {Show(blas),10} {Show(managed),10} {Ratio(blas, c),8} {Ratio(managed, blas),9} " +
-                              $"{Ratio(managed, peak * Environment.ProcessorCount),9}");
+            var torch = MeasureTorch(m, n, k, seconds);
+            Console.WriteLine($"{what,-52} {Show(c),10} {Show(blas),10} {Show(managed),10} {Show(torch),10} {Ratio(blas, c),8} {Ratio(managed, blas),9} " +
+                              $"{Ratio(managed, peak * Environment.ProcessorCount),9} {Ratio(torch, blas),10}");
         }
         Console.WriteLine();
         Console.WriteLine("GFLOP/s = 2·m·n·k / time, best of five batches. mgd/peak compares with the single-core peak × cores.");
@@ -64,6 +67,29 @@ public static class BenchCommand
             do
             {
                 Engine.Tensors.Gemm.Multiply(false, false, m, n, k, 1, a, k, b, n, 0, c, n);
+                reps++;
+            } while (watch.Elapsed.TotalSeconds < seconds / 5);
+            best = Math.Max(best, 2.0 * m * n * k * reps / watch.Elapsed.TotalSeconds / 1e9);
+        }
+        return best;
+    }
+
+    /// <summary>libtorch's float32 matmul (MKL here) on tensors made once: the engine port's matmul throughput.</summary>
+    static double MeasureTorch(int m, int n, int k, double seconds)
+    {
+        using var scope = TorchSharp.torch.NewDisposeScope();
+        TorchSharp.torch.manual_seed(1);
+        var a = TorchSharp.torch.rand(m, k);
+        var b = TorchSharp.torch.rand(k, n);
+        for (var w = 0; w < 3; w++) a.mm(b).Dispose();
+        double best = 0;
+        for (var batch = 0; batch < 5; batch++)
+        {
+            var reps = 0;
+            var watch = Stopwatch.StartNew();
+            do
+            {
+                a.mm(b).Dispose();
                 reps++;
             } while (watch.Elapsed.TotalSeconds < seconds / 5);
             best = Math.Max(best, 2.0 * m * n * k * reps / watch.Elapsed.TotalSeconds / 1e9);

@@ -13,25 +13,18 @@ namespace Verification.Engine.Loading;
 /// </summary>
 public static class HuggingFace
 {
-    /// <summary>The problem reported for a folder that holds a PyTorch pickle (pytorch_model.bin) and no safetensors.</summary>
-    public const string PyTorchOnly =
-        "only pytorch_model.bin is there: reading a PyTorch pickle needs TorchSharp.PyBridge, which this engine does not use yet; " +
-        "convert it once with `python -c \"import torch, safetensors.torch as s; s.save_file(torch.load('pytorch_model.bin'), 'model.safetensors')\"`";
-
     public static Transformer Load(string directory)
     {
         var configPath = Path.Combine(directory, "config.json");
         var weightsPath = Path.Combine(directory, "model.safetensors");
+        var picklePath = Path.Combine(directory, "pytorch_model.bin");
         if (!File.Exists(configPath)) throw new ModelFileException(configPath, "file not found (a Hugging Face model folder needs config.json)");
-        if (!File.Exists(weightsPath))
-        {
-            var hint = File.Exists(Path.Combine(directory, "pytorch_model.bin"))
-                ? PyTorchOnly
-                : "file not found";
-            throw new ModelFileException(weightsPath, hint);
-        }
+        if (!File.Exists(weightsPath) && !File.Exists(picklePath))
+            throw new ModelFileException(weightsPath, "file not found (nor pytorch_model.bin)");
         var c = new ConfigReader(configPath);
-        var file = SafeTensors.Open(weightsPath);
+        // safetensors when both are there (the same weights, read without unpickling); else the PyTorch pickle.
+        ITensorFile file = File.Exists(weightsPath) ? SafeTensors.Open(weightsPath) : PyTorchPickle.Open(picklePath);
+        weightsPath = file.Path;
         // Some repositories' config.json has no model_type (prajjwal1/bert-tiny): infer the family from architectures
         // or, failing that, from the tensor names.
         var type = (c.String("model_type") ?? InferFamily(c, file) ?? "").ToLowerInvariant();
@@ -46,7 +39,7 @@ public static class HuggingFace
     }
 
     /// <summary>gpt2, bert or llama from config.json's "architectures" (GPT2LMHeadModel, BertForMaskedLM, …) or the tensor names.</summary>
-    static string? InferFamily(ConfigReader c, SafeTensors file)
+    static string? InferFamily(ConfigReader c, ITensorFile file)
     {
         foreach (var architecture in c.Strings("architectures"))
         {
@@ -149,7 +142,7 @@ public static class HuggingFace
     }
 
     /// <summary>Reads tensors by HF name, with an optional prefix some checkpoints add ("transformer.", "bert.").</summary>
-    sealed class Reader(SafeTensors file, params string[] prefixes)
+    sealed class Reader(ITensorFile file, params string[] prefixes)
     {
         public readonly HashSet<string> Used = [];
 
@@ -178,7 +171,7 @@ public static class HuggingFace
         }
     }
 
-    static Gpt2Model Gpt2(ConfigReader c, SafeTensors file)
+    static Gpt2Model Gpt2(ConfigReader c, ITensorFile file)
     {
         var config = new Gpt2Config
         {
@@ -228,7 +221,7 @@ public static class HuggingFace
         return new Gpt2Model(config, p, file.Path);
     }
 
-    static BertModel Bert(ConfigReader c, SafeTensors file)
+    static BertModel Bert(ConfigReader c, ITensorFile file)
     {
         var act = c.String("hidden_act") ?? "gelu";
         var config = new BertConfig
@@ -288,7 +281,7 @@ public static class HuggingFace
         return new BertModel(config, p, file.Path);
     }
 
-    static LlamaModel Llama(ConfigReader c, SafeTensors file)
+    static LlamaModel Llama(ConfigReader c, ITensorFile file)
     {
         var heads = c.Size("num_attention_heads");
         var width = c.Size("hidden_size");
@@ -345,9 +338,9 @@ public static class HuggingFace
     }
 
     /// <summary>A checkpoint tensor nobody read means the mapping is wrong for this file: say which.</summary>
-    static void Unused(SafeTensors file, HashSet<string> used, Func<string, bool> ignorable)
+    static void Unused(ITensorFile file, HashSet<string> used, Func<string, bool> ignorable)
     {
-        var unused = file.Tensors.Keys.Where(k => !used.Contains(k) && !ignorable(k)).ToList();
+        var unused = file.Names.Where(k => !used.Contains(k) && !ignorable(k)).ToList();
         if (unused.Count > 0)
             throw new ModelFileException(file.Path, $"tensors this loader does not know: {string.Join(", ", unused.Take(6))}{(unused.Count > 6 ? ", …" : "")}");
     }

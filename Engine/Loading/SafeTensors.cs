@@ -18,7 +18,7 @@ public sealed record SafeTensorInfo(string Name, string DType, int[] Shape, long
 /// shape and byte range, then the data. Every entry is checked when the file is opened (known dtype, offsets
 /// inside the data, size agreeing with the shape), so a malformed file fails at once with the file and tensor named.
 /// </summary>
-public sealed class SafeTensors
+public sealed class SafeTensors : ITensorFile
 {
     static readonly Dictionary<string, int> DTypeSizes = new()
     {
@@ -136,6 +136,8 @@ public sealed class SafeTensors
                 $"shape {Tensor.Format(shape)} of {dtype} needs {info.ElementCount * elementSize} bytes but data_offsets span {end - start}", name);
         return info;
     }
+
+    public IEnumerable<string> Names => Tensors.Keys;
 
     public bool Contains(string name) => Tensors.ContainsKey(name);
 

@@ -1,0 +1,73 @@
+using System.Collections;
+using TorchSharp;
+using Verification.Engine.Tensors;
+using Tensor = Verification.Engine.Tensors.Tensor;
+
+namespace Verification.Engine.Loading;
+
+/// <summary>
+/// A state dict saved by <c>torch.save</c> (pytorch_model.bin, the zip format PyTorch writes since 1.6), read through
+/// TorchSharp.PyBridge's unpickler: no Python, and no code from the pickle is run (PyBridge rebuilds tensors only).
+/// </summary>
+public sealed class PyTorchPickle : ITensorFile
+{
+    // name → [shape, float32 values]; the whole file is read once (a Hugging Face .bin is one state dict).
+    readonly Dictionary<string, Tensor> tensors;
+
+    PyTorchPickle(string path, Dictionary<string, Tensor> tensors)
+    {
+        Path = path;
+        this.tensors = tensors;
+    }
+
+    public string Path { get; }
+
+    public IEnumerable<string> Names => tensors.Keys;
+
+    public bool Contains(string name) => tensors.ContainsKey(name);
+
+    public Tensor Read(string name) =>
+        tensors.TryGetValue(name, out var t) ? t : throw new ModelFileException(Path, $"no such tensor (the file has {tensors.Count})", name);
+
+    public static PyTorchPickle Open(string path) => ModelFileException.Guard(path, () =>
+    {
+        if (!File.Exists(path)) throw new ModelFileException(path, "file not found");
+        Hashtable dict;
+        try
+        {
+            dict = TorchSharp.PyBridge.PyTorchUnpickler.UnpickleStateDict(path);
+        }
+        catch (Exception e) when (e is not ModelFileException and not OutOfMemoryException)
+        {
+            throw new ModelFileException(path, $"not a PyTorch state dict that TorchSharp.PyBridge reads ({e.GetType().Name}: {e.Message}); " +
+                "PyTorch's legacy (pre-1.6, non-zip) format is not read: re-save it with torch.save in a current PyTorch", inner: e);
+        }
+        var host = new Dictionary<string, Tensor>(StringComparer.Ordinal);
+        foreach (DictionaryEntry entry in dict)
+        {
+            if (entry.Key is not string name || entry.Value is not torch.Tensor value) continue;
+            using var scope = torch.NewDisposeScope();
+            host[name] = ToHost(value, name);
+            value.Dispose();
+        }
+        return new PyTorchPickle(path, host);
+    });
+
+    /// <summary>A torch tensor of any dtype on any device as a host float32 tensor.</summary>
+    static Tensor ToHost(torch.Tensor value, string name)
+    {
+        var shape = value.shape.Select(d => checked((int)d)).ToArray();
+        var values = value.to(torch.CPU).to_type(torch.ScalarType.Float32).contiguous().data<float>().ToArray();
+        return new Tensor(values, shape) { Name = name };
+    }
+
+    /// <summary>Writes host tensors as torch.save does (for stand-in folders laid out as a Hugging Face repository).</summary>
+    public static void Write(string path, IReadOnlyDictionary<string, Tensor> tensors)
+    {
+        using var scope = torch.NewDisposeScope();
+        var dict = new Hashtable();
+        foreach (var (name, t) in tensors)
+            dict[name] = torch.tensor(t.Data, [.. t.Shape.Select(d => (long)d)], torch.ScalarType.Float32);
+        TorchSharp.PyBridge.PyTorchPickler.PickleStateDict(path, dict);
+    }
+}

@@ -1,0 +1,47 @@
+using System.Reflection;
+using TorchSharp;
+
+namespace Verification.Engine.Torch;
+
+/// <summary>
+/// libtorch in this process: loaded once, with a clear error when it cannot be, and where its TorchSharp glue came
+/// from (the build may have marked one of its version needs weak: build/WeakenVersionNeed.cs).
+/// </summary>
+public static class TorchRuntime
+{
+    public const string GlueLibrary = "libLibTorchSharp.so";
+
+    static readonly Lazy<string> loaded = new(Load);
+
+    /// <summary>Loads libtorch if needed; returns what was loaded, in words.</summary>
+    public static string EnsureLoaded() => loaded.Value;
+
+    static string Load()
+    {
+        try
+        {
+            using var probe = torch.ones(1);
+            return $"libtorch {torch.__version__} via TorchSharp {typeof(torch).Assembly.GetName().Version} ({torch.get_num_threads()} threads{(torch.cuda.is_available() ? ", CUDA available" : "")})";
+        }
+        catch (Exception e) when (e is DllNotFoundException or TypeInitializationException or NotSupportedException)
+        {
+            var glue = Path.Combine(AppContext.BaseDirectory, GlueLibrary);
+            throw new InvalidOperationException(
+                $"libtorch could not be loaded from {AppContext.BaseDirectory} ({Innermost(e).Message}). " +
+                (File.Exists(glue)
+                    ? $"If the message names GLIBCXX_3.4.32, {GlueLibrary} was copied without the build's patch: rebuild (build/TorchSharp.targets)."
+                    : $"{GlueLibrary} is not in the build output: build for linux-x64 (Directory.Build.props sets it)."), e);
+        }
+    }
+
+    static Exception Innermost(Exception e) => e.InnerException is { } inner ? Innermost(inner) : e;
+
+    /// <summary>The glue library as the TorchSharp package ships it (null when the package path was not recorded).</summary>
+    public static string? ShippedGlueLibrary =>
+        typeof(TorchRuntime).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>().FirstOrDefault(a => a.Key == "package:TorchSharp")?.Value is { Length: > 0 } root
+            ? Path.Combine(root, "runtimes", "linux-x64", "native", GlueLibrary)
+            : null;
+
+    /// <summary>The copy this process loads.</summary>
+    public static string BuiltGlueLibrary => Path.Combine(AppContext.BaseDirectory, GlueLibrary);
+}
