@@ -30,6 +30,7 @@ public static class ErrorGuard
     {
         ArgumentException { ParamName: { } name } a => (a.Message.Replace($" (Parameter '{name}')", "", StringComparison.Ordinal), false),
         ArgumentException or ModelFileException or ModelNotFoundException or InvalidDataException or FormatException => (e.Message, false),
+        Engine.Torch.TorchUnavailableException => (e.Message, false),
         // The message of a missing file or folder names it; a full disk or a denied write names what failed.
         FileNotFoundException or DirectoryNotFoundException or IOException or UnauthorizedAccessException => (e.Message, false),
         JsonException j => ($"malformed JSON{(j.Path is { } p ? $" at {p}" : "")}: {j.Message}", false),

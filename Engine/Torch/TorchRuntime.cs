@@ -26,13 +26,16 @@ public static class TorchRuntime
         catch (Exception e) when (e is DllNotFoundException or TypeInitializationException or NotSupportedException)
         {
             var glue = Path.Combine(AppContext.BaseDirectory, GlueLibrary);
-            throw new InvalidOperationException(
-                $"libtorch could not be loaded from {AppContext.BaseDirectory} ({Innermost(e).Message}). " +
-                (File.Exists(glue)
-                    ? $"If the message names GLIBCXX_3.4.32, {GlueLibrary} was copied without the build's patch: rebuild (build/TorchSharp.targets)."
-                    : $"{GlueLibrary} is not in the build output: build for linux-x64 (Directory.Build.props sets it)."), e);
+            var libtorch = File.Exists(Path.Combine(AppContext.BaseDirectory, "libtorch.so"));
+            throw new TorchUnavailableException(
+                $"libtorch could not be loaded ({FirstLine(Innermost(e).Message)}). " +
+                (!File.Exists(glue) ? $"{GlueLibrary} is not in {AppContext.BaseDirectory}: build for linux-x64 (Directory.Build.props sets it)."
+                    : !libtorch ? "This build has no libtorch of its own (-p:TorchBackend=external): put a libtorch 2.10 build's lib folder on LD_LIBRARY_PATH."
+                    : $"If GLIBCXX_3.4.32 is named, {GlueLibrary} was copied without the build's patch: rebuild (build/TorchSharp.targets)."), e);
         }
     }
+
+    static string FirstLine(string text) => text.Split('\n', 2)[0].Trim();
 
     static Exception Innermost(Exception e) => e.InnerException is { } inner ? Innermost(inner) : e;
 
@@ -45,3 +48,6 @@ public static class TorchRuntime
     /// <summary>The copy this process loads.</summary>
     public static string BuiltGlueLibrary => Path.Combine(AppContext.BaseDirectory, GlueLibrary);
 }
+
+/// <summary>libtorch is not loadable in this process: what was tried and what to do, in one message.</summary>
+public sealed class TorchUnavailableException(string message, Exception inner) : Exception(message, inner);
