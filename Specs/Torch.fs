@@ -42,3 +42,46 @@ let ``the build's libLibTorchSharp differs from the package's by the one weak fl
         Assert.That(differing |> List.map (fun (_, o, b) -> o, b), eq [ (0uy, 2uy) ], "one flag byte set")
     else
         Assert.That(differing, Is.Empty, "a libstdc++ with GLIBCXX_3.4.32 gets the library as shipped")
+
+// ---- the first model on libtorch tensors -------------------------------------------------------------------------
+
+open Verification.Engine.Loading
+open Verification.Engine.Models
+open Verification.Fixtures.Golden
+
+[<Test>]
+let ``GPT-2 on libtorch gives PyTorch's logits and patterns and the engine's value at every hook`` () =
+    let model = ModelLoader.Load(GoldenModels.Folder "gpt2-tiny") :?> Gpt2Model
+    let expected = GoldenModels.Expected "gpt2-tiny"
+    let struct (ids, shape) = expected.ReadInts "input_ids"
+    let tokens = Array.init shape.[0] (fun b -> ids.[b * shape.[1] .. (b + 1) * shape.[1] - 1])
+    use torchModel = new TorchGpt2(model)
+    let struct (logits: Verification.Engine.Tensors.Tensor, cache: ActivationCache) = torchModel.Run(tokens, [| "*" |])
+    assertClose "logits vs PyTorch" 1e-4 1e-4 (toDoubles (expected.Read "logits")) (toDoubles logits)
+    for l in 0 .. model.Config.LayerCount - 1 do
+        assertClose (sprintf "pattern %d vs PyTorch" l) 1e-5 1e-4 (toDoubles (expected.Read(sprintf "pattern.%d" l))) (toDoubles cache.[Hooks.Pattern l])
+    let engine = model.Run(tokens, RunOptions.CacheAll)
+    // hook_result is computed on request only; every other hook the engine passes, libtorch's forward passes too.
+    let engineHooks = engine.Cache.Keys |> Seq.filter (fun k -> not (k.EndsWith "hook_result")) |> Set.ofSeq
+    let torchHooks = cache.Keys |> Set.ofSeq
+    Assert.That(Set.difference engineHooks torchHooks |> Set.toArray, Is.Empty, "hooks the engine passes and libtorch's forward does not")
+    Assert.That(Set.difference torchHooks engineHooks |> Set.toArray, Is.Empty, "hooks only libtorch's forward passes")
+    for hook in engineHooks do
+        let ours: Verification.Engine.Tensors.Tensor = engine.Cache.[hook]
+        let theirs: Verification.Engine.Tensors.Tensor = cache.[hook]
+        Assert.That(theirs.Shape, eq ours.Shape, hook)
+        let finite (xs: float32[]) = xs |> Array.map (fun x -> if System.Single.IsNegativeInfinity x then -1e30 else float x)
+        // Activations of O(1–10) through two float32 matrix kernels (MKL here, OpenBLAS there) agree to ~1e-5; a value
+        // near zero after cancellation carries the others' rounding, so the absolute part is 1e-4 (as for logits).
+        assertClose hook 1e-4 1e-4 (finite ours.Data) (finite theirs.Data)
+
+[<Test>]
+let ``GPT-2 on libtorch in float64 gives PyTorch's logits too`` () =
+    let model = ModelLoader.Load(GoldenModels.Folder "gpt2-tiny") :?> Gpt2Model
+    let expected = GoldenModels.Expected "gpt2-tiny"
+    let struct (ids, shape) = expected.ReadInts "input_ids"
+    let tokens = Array.init shape.[0] (fun b -> ids.[b * shape.[1] .. (b + 1) * shape.[1] - 1])
+    use torchModel = new TorchGpt2(model, dtype = TorchSharp.torch.ScalarType.Float64)
+    let struct (logits: Verification.Engine.Tensors.Tensor, _) = torchModel.Run(tokens)
+    // PyTorch's own run was float32: the float64 one differs from it only by float32's rounding.
+    assertClose "float64 logits vs PyTorch" 1e-4 1e-4 (toDoubles (expected.Read "logits")) (toDoubles logits)

@@ -57,7 +57,9 @@ public sealed class PyTorchPickle : ITensorFile
     static Tensor ToHost(torch.Tensor value, string name)
     {
         var shape = value.shape.Select(d => checked((int)d)).ToArray();
-        var values = value.to(torch.CPU).to_type(torch.ScalarType.Float32).contiguous().data<float>().ToArray();
+        using var host = value.to(torch.CPU).to_type(torch.ScalarType.Float32).contiguous();
+        var values = new float[host.numel()];
+        System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(host.bytes).CopyTo(values);
         return new Tensor(values, shape) { Name = name };
     }
 
