@@ -47,21 +47,11 @@ public sealed class PyTorchPickle : ITensorFile
         {
             if (entry.Key is not string name || entry.Value is not torch.Tensor value) continue;
             using var scope = torch.NewDisposeScope();
-            host[name] = ToHost(value, name);
+            host[name] = Torch.TorchRuntime.ToHost(value, name);
             value.Dispose();
         }
         return new PyTorchPickle(path, host);
     });
-
-    /// <summary>A torch tensor of any dtype on any device as a host float32 tensor.</summary>
-    static Tensor ToHost(torch.Tensor value, string name)
-    {
-        var shape = value.shape.Select(d => checked((int)d)).ToArray();
-        using var host = value.to(torch.CPU).to_type(torch.ScalarType.Float32).contiguous();
-        var values = new float[host.numel()];
-        System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(host.bytes).CopyTo(values);
-        return new Tensor(values, shape) { Name = name };
-    }
 
     /// <summary>Writes host tensors as torch.save does (for stand-in folders laid out as a Hugging Face repository).</summary>
     public static void Write(string path, IReadOnlyDictionary<string, Tensor> tensors)

@@ -45,6 +45,19 @@ public static class TorchRuntime
             ? Path.Combine(root, "runtimes", "linux-x64", "native", GlueLibrary)
             : null;
 
+    /// <summary>
+    /// A torch tensor of any dtype, on any device, as a host float32 tensor of the same shape: what leaves the engine.
+    /// The raw bytes go over as one span copy (TensorAccessor.ToArray copies element by element: 1.7 s for GPT-2's
+    /// logits at batch 8, against 0.5 s this way).
+    /// </summary>
+    public static Tensors.Tensor ToHost(torch.Tensor x, string name)
+    {
+        using var host = x.detach().to(torch.CPU).to(torch.ScalarType.Float32).contiguous();
+        var values = new float[host.numel()];
+        System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(host.bytes).CopyTo(values);
+        return new Tensors.Tensor(values, [.. x.shape.Select(d => checked((int)d))]) { Name = name };
+    }
+
     /// <summary>The copy this process loads.</summary>
     public static string BuiltGlueLibrary => Path.Combine(AppContext.BaseDirectory, GlueLibrary);
 }
