@@ -14,7 +14,7 @@ open Verification.Fixtures.Real
 open Verification.Specs.Support
 
 /// [batch][pos] ids from a PyTorch int64 tensor.
-let private rows (file: SafeTensors) name =
+let rows (file: SafeTensors) name =
     let struct (values, shape) = file.ReadInts name
     Array.init shape.[0] (fun b -> values.[b * shape.[1] .. (b + 1) * shape.[1] - 1])
 

@@ -49,12 +49,14 @@ open Verification.Engine.Loading
 open Verification.Engine.Models
 open Verification.Fixtures.Golden
 
+/// PyTorch's GPT-2 golden model, its outputs, and the token rows they are for.
+let private gpt2Tiny () =
+    let expected = GoldenModels.Expected "gpt2-tiny"
+    ModelLoader.Load(GoldenModels.Folder "gpt2-tiny") :?> Gpt2Model, expected, Verification.Specs.Loading.rows expected "input_ids"
+
 [<Test>]
 let ``GPT-2 on libtorch gives PyTorch's logits and patterns and the engine's value at every hook`` () =
-    let model = ModelLoader.Load(GoldenModels.Folder "gpt2-tiny") :?> Gpt2Model
-    let expected = GoldenModels.Expected "gpt2-tiny"
-    let struct (ids, shape) = expected.ReadInts "input_ids"
-    let tokens = Array.init shape.[0] (fun b -> ids.[b * shape.[1] .. (b + 1) * shape.[1] - 1])
+    let model, expected, tokens = gpt2Tiny ()
     use torchModel = new TorchGpt2(model)
     let struct (logits: Verification.Engine.Tensors.Tensor, cache: ActivationCache) = torchModel.Run(tokens, [| "*" |])
     assertClose "logits vs PyTorch" 1e-4 1e-4 (toDoubles (expected.Read "logits")) (toDoubles logits)
@@ -77,10 +79,7 @@ let ``GPT-2 on libtorch gives PyTorch's logits and patterns and the engine's val
 
 [<Test>]
 let ``GPT-2 on libtorch in float64 gives PyTorch's logits too`` () =
-    let model = ModelLoader.Load(GoldenModels.Folder "gpt2-tiny") :?> Gpt2Model
-    let expected = GoldenModels.Expected "gpt2-tiny"
-    let struct (ids, shape) = expected.ReadInts "input_ids"
-    let tokens = Array.init shape.[0] (fun b -> ids.[b * shape.[1] .. (b + 1) * shape.[1] - 1])
+    let model, expected, tokens = gpt2Tiny ()
     use torchModel = new TorchGpt2(model, dtype = TorchSharp.torch.ScalarType.Float64)
     let struct (logits: Verification.Engine.Tensors.Tensor, _) = torchModel.Run(tokens)
     // PyTorch's own run was float32: the float64 one differs from it only by float32's rounding.

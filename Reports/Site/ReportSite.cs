@@ -107,14 +107,12 @@ public static class ReportSite
 
         body.Append("<h2 id=\"explorer\">Attention explorer</h2>\n<p>Every head's attention on a few prompts of each model: pick a prompt and a head, " +
             "hover or click a token to see where each head attends from it, and open a head from the grid of detector scores.</p>\n");
-        body.Append(Table(["model", "source", "layers × heads", "prompts", "what"],
-            models.Select(m => (IReadOnlyList<string>)[m.Model, SourceText(m.Source), $"{m.LayerCount} × {m.HeadCount}", m.Patterns.Count.ToString(CultureInfo.InvariantCulture), m.Description]),
-            "models"));
-        // Link each model's name to its explorer (the table helper writes text only).
-        var html = body.ToString();
+        body.Append("<table class=\"models\"><thead><tr><th>model</th><th>source</th><th>layers × heads</th><th>prompts</th><th>what</th></tr></thead><tbody>\n");
         foreach (var m in models)
-            html = html.Replace($"<tr><td>{E(m.Model)}</td>", $"<tr><td><a href=\"{ExplorerPage(m.Model)}\">{E(m.Model)}</a></td>", StringComparison.Ordinal);
-        return Page("Findings", html);
+            body.Append($"<tr><td><a href=\"{ExplorerPage(m.Model)}\">{E(m.Model)}</a></td><td>{E(SourceText(m.Source))}</td>" +
+                $"<td class=\"num\">{m.LayerCount} × {m.HeadCount}</td><td class=\"num\">{m.Patterns.Count}</td><td>{E(m.Description)}</td></tr>\n");
+        body.Append("</tbody></table>\n");
+        return Page("Findings", body.ToString());
     }
 
     static string SourceText(PromptSource source) => source switch
