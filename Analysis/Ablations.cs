@@ -179,7 +179,7 @@ public static class Ablations
             sums ??= new double[length - 1];
             for (var b = 0; b < batch.Length; b++)
                 for (var p = 0; p < length - 1; p++)
-                    sums[p] -= Ops.LogSoftmaxAt(logits.Data.AsSpan((b * length + p) * vocab, vocab), batch[b][p + 1]);
+                    sums[p] -= Engine.Training.Losses.LogSoftmaxAt(logits.Data.AsSpan((b * length + p) * vocab, vocab), batch[b][p + 1]);
             count += batch.Length;
         }
         if (sums is null) throw new ArgumentException("No sequences given.");

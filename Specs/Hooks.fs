@@ -22,11 +22,11 @@ let private attentionOnly =
             AttentionOnlyConfig(VocabularySize = 50, ContextLength = 16, ModelWidth = 24, LayerCount = 2, HeadCount = 3, UseLayerNorm = true),
             seed = 7, std = 0.3f))
 
-let private tokens = [| [| 5; 17; 3; 42; 8; 17; 3; 9 |]; [| 1; 2; 3; 4; 5; 6; 7; 8 |] |]
+let tokens = [| [| 5; 17; 3; 42; 8; 17; 3; 9 |]; [| 1; 2; 3; 4; 5; 6; 7; 8 |] |]
 
 let families = [| "gpt2"; "bert"; "llama"; "attention-only" |]
 
-let private model name : Transformer =
+let model name : Transformer =
     match name with
     | "gpt2" -> gpt2.Force()
     | "bert" -> bert.Force()
@@ -74,8 +74,15 @@ let ``per-head results sum to the attention output`` (family: string) =
     let cache = m.Run(tokens, RunOptions.Caching(Hooks.Result 1, Hooks.AttnOut 1)).Cache
     let result = cache.[Hooks.Result 1]
     let bias = m.Parameters.TryGetValue "blocks.1.attn.b_O" |> function | true, t -> Some t | _ -> None
-    let summed = Ops.SumHeads result
-    let expected = match bias with Some b -> Ops.AddBroadcast(summed, b) | None -> summed
+    // result [batch, pos, head, dModel] summed over heads, plus b_O, computed here by its definition.
+    let batch, pos, heads, width = result.Shape.[0], result.Shape.[1], result.Shape.[2], result.Shape.[3]
+    let expected =
+        Tensor.FromArray(
+            [| for b in 0 .. batch - 1 do
+                   for p in 0 .. pos - 1 do
+                       for i in 0 .. width - 1 ->
+                           (Seq.sum (seq { for h in 0 .. heads - 1 -> result.[b, p, h, i] })) + (match bias with Some t -> t.Data.[i] | None -> 0.0f) |],
+            batch, pos, width)
     assertTensorClose "Σ heads + b_O vs hook_attn_out" 1e-5 1e-5 cache.[Hooks.AttnOut 1] expected
 
 [<TestCaseSource(nameof families)>]

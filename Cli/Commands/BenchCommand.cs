@@ -1,14 +1,18 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.Intrinsics;
-using Verification.Engine.Tensors;
+using TorchSharp;
+using Verification.Engine.Models;
+using Verification.Engine.Torch;
+using Verification.Engine.Training;
+using Verification.Fixtures.Zoo;
 
 namespace Verification.Cli.Commands;
 
 /// <summary>
-/// `bench gemm`: GFLOP/s of transformer-sized products through OpenBLAS and the managed kernel, as ratios against
-/// OpenBLAS called from C directly (ci/bench/sgemm.c, compiled on the spot when a C compiler is present) and
-/// against this machine's measured single-core FMA peak.
+/// `bench gemm`, `bench forward`, `bench train`: throughput as ratios against a reference measured in the same run —
+/// the machine's FMA peak for products, the GEMM-bound limit (the model's matrix products alone, each timed with
+/// libtorch on its shape) for the forward pass and for a training step.
 /// </summary>
 public static class BenchCommand
 {
@@ -20,84 +24,165 @@ public static class BenchCommand
         (2048, 192, 64, "training the induction model: 2048 tokens × 64 → 192"),
     ];
 
+    /// <summary>The retired hand-written engine's training rate (commit bd47277, `train induction --steps 300`, idle, two cores).</summary>
+    const double RetiredEngineStepsPerSecond = 10.0;
+
     public static int Gemm(double seconds)
     {
-        Console.WriteLine($"backend in use: {Engine.Tensors.Gemm.Description}");
-        Console.WriteLine($"cores: {Environment.ProcessorCount}; managed kernel: {ManagedGemm.KernelName}");
-        var peak = SingleCorePeak(seconds);
-        Console.WriteLine($"single-core peak estimate (independent FMA chains, {(Vector512.IsHardwareAccelerated ? "Vector512" : "Vector256")}): {peak:F1} GFLOP/s");
-        var cReference = BuildCReference();
-        Console.WriteLine(cReference is null ? "C reference: not available (needs cc and libopenblas.so.0)" : $"C reference: {cReference}");
+        Console.WriteLine($"libtorch: {TorchRuntime.EnsureLoaded()}; device {Devices.Default}");
+        var peak = SingleCorePeak(seconds) * Environment.ProcessorCount;
+        Console.WriteLine($"FMA peak estimate (independent FMA chains, {(Vector512.IsHardwareAccelerated ? "Vector512" : "Vector256")}, × {Environment.ProcessorCount} cores): {peak:F1} GFLOP/s");
         Console.WriteLine();
-        Console.WriteLine($"libtorch: {Engine.Torch.TorchRuntime.EnsureLoaded()}");
-        Console.WriteLine();
-        Console.WriteLine($"{"product",-52} {"C OpenBLAS",10} {"C# BLAS",10} {"managed",10} {"libtorch",10} {"BLAS/C",8} {"mgd/BLAS",9} {"mgd/peak",9} {"torch/BLAS",10}");
+        Console.WriteLine($"{"product",-52} {"float32",10} {"float64",10} {"f32/peak",9} {"f64/f32",8}");
         foreach (var (m, n, k, what) in Shapes)
         {
-            double? c = cReference is null ? null : RunC(cReference, m, n, k, seconds);
-            double? blas = OpenBlas.IsAvailable ? Measure(GemmBackend.OpenBlas, m, n, k, seconds) : null;
-            var managed = Measure(GemmBackend.Managed, m, n, k, seconds);
-            var torch = MeasureTorch(m, n, k, seconds);
-            Console.WriteLine($"{what,-52} {Show(c),10} {Show(blas),10} {Show(managed),10} {Show(torch),10} {Ratio(blas, c),8} {Ratio(managed, blas),9} " +
-                              $"{Ratio(managed, peak * Environment.ProcessorCount),9} {Ratio(torch, blas),10}");
+            var single = Time(() => Product(m, n, k, torch.ScalarType.Float32), seconds, 2.0 * m * n * k);
+            var dbl = Time(() => Product(m, n, k, torch.ScalarType.Float64), seconds, 2.0 * m * n * k);
+            Console.WriteLine($"{what,-52} {single,10:F1} {dbl,10:F1} {single / peak,9:F2} {dbl / single,8:F2}");
         }
         Console.WriteLine();
-        Console.WriteLine("GFLOP/s = 2·m·n·k / time, best of five batches. mgd/peak compares with the single-core peak × cores.");
-        Console.WriteLine("Targets: BLAS/C ≥ 0.80 (the P/Invoke path costs nothing); mgd/BLAS ≥ 0.25 on two cores.");
+        Console.WriteLine("GFLOP/s = 2·m·n·k / time, best of five batches; f32/peak compares with the FMA peak of all cores.");
         return 0;
     }
 
-    static string Show(double? v) => v is { } x ? x.ToString("F1", CultureInfo.InvariantCulture) : "—";
-
-    static string Ratio(double? a, double? b) => a is { } x && b is { } y && y > 0 ? (x / y).ToString("F2", CultureInfo.InvariantCulture) : "—";
-
-    static double Measure(GemmBackend backend, int m, int n, int k, double seconds)
+    /// <summary>A matmul of random [m, k] · [k, n] tensors made once; the returned action runs it once.</summary>
+    static Action Product(int m, int n, int k, torch.ScalarType type)
     {
-        using var _ = Engine.Tensors.Gemm.Use(backend);
+        torch.manual_seed(1);
+        var a = torch.rand(m, k, type, torch.device(Devices.Default));
+        var b = torch.rand(k, n, type, torch.device(Devices.Default));
+        return () => a.mm(b).Dispose();
+    }
+
+    /// <summary>The best rate (work per second, in units of 1e9) of an action over five batches, after warm-up.</summary>
+    static double Time(Func<Action> make, double seconds, double work)
+    {
+        var run = make();
+        for (var w = 0; w < 3; w++) run();
+        double best = 0;
+        for (var batch = 0; batch < 5; batch++)
+        {
+            var reps = 0;
+            var watch = Stopwatch.StartNew();
+            do
+            {
+                run();
+                reps++;
+            } while (watch.Elapsed.TotalSeconds < seconds / 5);
+            best = Math.Max(best, work * reps / watch.Elapsed.TotalSeconds / 1e9);
+        }
+        return best;
+    }
+
+    /// <summary>Forward-pass tokens/s of a randomly initialised GPT-2-small-sized model at batch 1 and 8, against its GEMM-bound limit.</summary>
+    public static int Forward(int tokens, double seconds)
+    {
+        var config = new Gpt2Config
+        {
+            VocabularySize = 50257, ContextLength = 1024, ModelWidth = 768, LayerCount = 12, HeadCount = 12, MlpWidth = 3072,
+        };
+        Console.WriteLine($"model: {config.Describe()} (random weights, seed 0)");
+        Console.WriteLine($"libtorch: {TorchRuntime.EnsureLoaded()}; device {Devices.Default}");
+        var model = ParameterLayout.Create(config, seed: 0);
         var random = new Random(1);
-        var a = Tensor.RandomUniform(random, 0, 1, m, k).Data;
-        var b = Tensor.RandomUniform(random, 0, 1, k, n).Data;
-        var c = new float[m * n];
-        for (var w = 0; w < 3; w++) Engine.Tensors.Gemm.Multiply(false, false, m, n, k, 1, a, k, b, n, 0, c, n);
-        double best = 0;
-        for (var batch = 0; batch < 5; batch++)
+        Console.WriteLine($"{"precision",-10} {"batch",6} {"tokens/s",10} {"ms/run",10} {"GEMM-bound tokens/s",20} {"ratio",7}");
+        foreach (var (precision, batch) in new[] { (Precision.Float32, 1), (Precision.Float32, 8), (Precision.Float64, 1) })
         {
-            var reps = 0;
+            var rows = Enumerable.Range(0, batch).Select(_ => Enumerable.Range(0, tokens).Select(_ => random.Next(config.VocabularySize)).ToArray()).ToArray();
+            var options = new RunOptions { Precision = precision };
+            model.Run(rows, options);
+            var runs = 0;
             var watch = Stopwatch.StartNew();
             do
             {
-                Engine.Tensors.Gemm.Multiply(false, false, m, n, k, 1, a, k, b, n, 0, c, n);
-                reps++;
-            } while (watch.Elapsed.TotalSeconds < seconds / 5);
-            best = Math.Max(best, 2.0 * m * n * k * reps / watch.Elapsed.TotalSeconds / 1e9);
+                model.Run(rows, options);
+                runs++;
+            } while (watch.Elapsed.TotalSeconds < seconds);
+            var perRun = watch.Elapsed.TotalSeconds / runs;
+            var limit = batch * tokens / GemmSeconds(config, batch, tokens, seconds, TorchRuntime.DType(precision));
+            Console.WriteLine($"{precision,-10} {batch,6} {batch * tokens / perRun,10:F0} {perRun * 1000,10:F1} {limit,20:F0} {batch * tokens / perRun / limit,7:F2}");
         }
-        return best;
+        Console.WriteLine("ratio = tokens/s ÷ GEMM-bound tokens/s (1.00: the forward pass is its matrix products and nothing else). Target at batch 8: ≥ 0.85.");
+        return 0;
     }
 
-    /// <summary>libtorch's float32 matmul (MKL here) on tensors made once: the engine port's matmul throughput.</summary>
-    static double MeasureTorch(int m, int n, int k, double seconds)
+    /// <summary>
+    /// Seconds one GPT-2 forward pass spends in its matrix products alone: Q, K, V and O, the MLP's two, the attention
+    /// scores and their weighted sum per head, and the unembedding, each timed with libtorch on its own shape.
+    /// </summary>
+    static double GemmSeconds(Gpt2Config c, int batch, int tokens, double seconds, torch.ScalarType type)
     {
-        using var scope = TorchSharp.torch.NewDisposeScope();
-        TorchSharp.torch.manual_seed(1);
-        var a = TorchSharp.torch.rand(m, k);
-        var b = TorchSharp.torch.rand(k, n);
-        for (var w = 0; w < 3; w++) a.mm(b).Dispose();
-        double best = 0;
-        for (var batch = 0; batch < 5; batch++)
-        {
-            var reps = 0;
-            var watch = Stopwatch.StartNew();
-            do
-            {
-                a.mm(b).Dispose();
-                reps++;
-            } while (watch.Elapsed.TotalSeconds < seconds / 5);
-            best = Math.Max(best, 2.0 * m * n * k * reps / watch.Elapsed.TotalSeconds / 1e9);
-        }
-        return best;
+        int n = batch * tokens, d = c.ModelWidth, m = c.MlpWidth, v = c.VocabularySize, heads = c.HeadCount, dHead = c.HeadWidth;
+        using var scope = torch.NewDisposeScope();
+        var device = torch.device(Devices.Default);
+        torch.Tensor R(params long[] shape) => torch.rand(shape, type, device);
+        var x = R(n, d);
+        var (wq, wo, wIn, wOut, wU) = (R(d, d), R(d, d), R(d, m), R(m, d), R(d, v));
+        var h = R(n, m);
+        var (q, k, p, vh) = (R(batch * heads, tokens, dHead), R(batch * heads, dHead, tokens), R(batch * heads, tokens, tokens), R(batch * heads, tokens, dHead));
+        var perLayer = 3 * Seconds(() => x.mm(wq), seconds) + Seconds(() => x.mm(wo), seconds) + Seconds(() => x.mm(wIn), seconds)
+                       + Seconds(() => h.mm(wOut), seconds) + Seconds(() => q.bmm(k), seconds) + Seconds(() => p.bmm(vh), seconds);
+        return c.LayerCount * perLayer + Seconds(() => x.mm(wU), seconds);
     }
 
-    /// <summary>Eight independent FMA chains on one thread: the most the core can do, as a yardstick.</summary>
+    /// <summary>Seconds per call of a product, timed for a tenth of the budget after one warm-up call.</summary>
+    static double Seconds(Func<torch.Tensor> product, double seconds)
+    {
+        product().Dispose();
+        var reps = 0;
+        var watch = Stopwatch.StartNew();
+        do
+        {
+            product().Dispose();
+            reps++;
+        } while (watch.Elapsed.TotalSeconds < seconds / 10);
+        return watch.Elapsed.TotalSeconds / reps;
+    }
+
+    /// <summary>
+    /// Steps/s of the induction model's training recipe (batch 32 × 64 tokens, AdamW), against the GEMM-bound limit of one
+    /// step (its forward products and the two backward products of each, timed with libtorch) and the retired engine's rate.
+    /// </summary>
+    public static int Train(int steps)
+    {
+        Console.WriteLine($"model: induction, {InductionModel.Config.Describe()}; {steps} steps of its recipe");
+        Console.WriteLine($"libtorch: {TorchRuntime.EnsureLoaded()}; device {Devices.Default}");
+        var settings = InductionModel.Settings with { Steps = steps };
+        var model = new AttentionOnlyModel(InductionModel.Config, ParameterLayout.InitialiseLikePyTorch(InductionModel.Config, settings.Seed), "bench");
+        var warmup = InductionModel.Settings with { Steps = 5 };
+        model.Train(step => (Losses.NextToken(model.Logits(InductionModel.Batch(99, step)), InductionModel.Batch(99, step)), 0), warmup);
+        var watch = Stopwatch.StartNew();
+        model.Train(step =>
+        {
+            var batch = InductionModel.Batch(settings.Seed, step);
+            return (Losses.NextToken(model.Logits(batch), batch), batch.Length * batch[0].Length);
+        }, settings);
+        var rate = steps / watch.Elapsed.TotalSeconds;
+        var limit = 1 / TrainingGemmSeconds(InductionModel.Config, InductionModel.BatchSize, InductionModel.SequenceLength);
+        Console.WriteLine($"{"steps/s",10} {"GEMM-bound steps/s",20} {"ratio",7} {"retired engine",15} {"speed-up",9}");
+        Console.WriteLine($"{rate,10:F1} {limit,20:F1} {rate / limit,7:F2} {RetiredEngineStepsPerSecond,15:F1} {rate / RetiredEngineStepsPerSecond,9:F2}");
+        Console.WriteLine("ratio = steps/s ÷ GEMM-bound steps/s; the retired engine's rate was measured at commit bd47277 on this machine (two cores, idle).");
+        Console.WriteLine("Target: speed-up ≥ 3.");
+        return 0;
+    }
+
+    /// <summary>Seconds of one training step's matrix products: each forward product once and twice more for its gradients.</summary>
+    static double TrainingGemmSeconds(AttentionOnlyConfig c, int batch, int tokens)
+    {
+        int n = batch * tokens, d = c.ModelWidth, v = c.VocabularySize, heads = c.HeadCount, dHead = c.HeadWidth;
+        using var scope = torch.NewDisposeScope();
+        var device = torch.device(Devices.Default);
+        torch.Tensor R(params long[] shape) => torch.rand(shape, torch.ScalarType.Float32, device);
+        var x = R(n, d);
+        var (wqkv, wo, wU) = (R(d, 3 * heads * dHead), R(heads * dHead, d), R(d, v));
+        var z = R(n, heads * dHead);
+        var (q, k, p, vh) = (R(batch * heads, tokens, dHead), R(batch * heads, dHead, tokens), R(batch * heads, tokens, tokens), R(batch * heads, tokens, dHead));
+        const double budget = 0.5;
+        var perLayer = Seconds(() => x.mm(wqkv), budget) + Seconds(() => z.mm(wo), budget) + Seconds(() => q.bmm(k), budget) + Seconds(() => p.bmm(vh), budget);
+        return 3 * (c.LayerCount * perLayer + Seconds(() => x.mm(wU), budget));
+    }
+
+/// <summary>Eight independent FMA chains on one thread: the most the core can do, as a yardstick.</summary>
     static double SingleCorePeak(double seconds)
     {
         double best = 0;
@@ -148,49 +233,5 @@ public static class BenchCommand
             }
             sink = (a0 + a1 + a2 + a3 + a4 + a5 + a6 + a7).GetElement(0);
         }
-    }
-
-    static string? BuildCReference()
-    {
-        var source = FindSource();
-        if (source is null || !OpenBlas.IsAvailable) return null;
-        var output = Path.Combine(Path.GetTempPath(), "verification-sgemm-" + Environment.ProcessId);
-        try
-        {
-            using var cc = Process.Start(new ProcessStartInfo("cc", $"-O2 -o \"{output}\" \"{source}\" -ldl")
-            {
-                RedirectStandardError = true,
-                RedirectStandardOutput = true,
-            });
-            if (cc is null) return null;
-            cc.WaitForExit();
-            return cc.ExitCode == 0 ? output : null;
-        }
-        catch (System.ComponentModel.Win32Exception)
-        {
-            return null;
-        }
-    }
-
-    static double? RunC(string binary, int m, int n, int k, double seconds)
-    {
-        using var process = Process.Start(new ProcessStartInfo(binary, $"{m} {n} {k} {seconds.ToString(CultureInfo.InvariantCulture)}")
-        {
-            RedirectStandardOutput = true,
-        });
-        if (process is null) return null;
-        var text = process.StandardOutput.ReadToEnd();
-        process.WaitForExit();
-        return process.ExitCode == 0 && double.TryParse(text.Trim(), CultureInfo.InvariantCulture, out var v) ? v : null;
-    }
-
-    static string? FindSource()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            var candidate = Path.Combine(dir.FullName, "ci", "bench", "sgemm.c");
-            if (File.Exists(candidate)) return candidate;
-        }
-        return null;
     }
 }

@@ -26,7 +26,7 @@ public static class RulesCommand
         if ((uint)layer >= (uint)config.LayerCount) throw new ArgumentException($"Layer {layer} does not exist: {choice.Name} has {config.LayerCount} layers.");
         if ((uint)head >= (uint)config.HeadCount) throw new ArgumentException($"Head {head} does not exist: {choice.Name} has {config.HeadCount} heads.");
         AnsiConsole.MarkupLine($"[bold]{Markup.Escape(choice.Name)}[/] L{layer}H{head}: {Markup.Escape(config.Describe())}");
-        AnsiConsole.MarkupLine($"[grey]weights: {Markup.Escape(choice.Where)}; matrix products: {Markup.Escape(Gemm.Description)}[/]");
+        AnsiConsole.MarkupLine($"[grey]weights: {Markup.Escape(choice.Where)}; device: {Markup.Escape(Engine.Torch.Devices.Default)}[/]");
 
         var isRulesZoo = choice.Name.Equals(RulesModel.Name, StringComparison.OrdinalIgnoreCase);
         var tokenizer = choice.Tokenizer ?? Catalog.IdTokenizer(config.VocabularySize);

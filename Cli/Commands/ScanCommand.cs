@@ -33,7 +33,7 @@ public static class ScanCommand
             var choice = ModelCatalog.Load(model ?? DefaultModel);
             name = choice.Name;
             AnsiConsole.MarkupLine($"[bold]{Markup.Escape(choice.Name)}[/]: {Markup.Escape(choice.Model.Config.Describe())}");
-            AnsiConsole.MarkupLine($"[grey]weights: {Markup.Escape(choice.Where)}; matrix products: {Markup.Escape(Gemm.Description)}[/]");
+            AnsiConsole.MarkupLine($"[grey]weights: {Markup.Escape(choice.Where)}; device: {Markup.Escape(Engine.Torch.Devices.Default)}[/]");
             result = ProgressDisplay.Run(progress => HeadScan.Run(Protocols.Inputs(choice), progress, wanted));
         }
         var tables = result!.Tables;

@@ -25,7 +25,7 @@ public static class TrainCommand
         Console.Error.WriteLine($"checkpoints go to {Path.GetFullPath(folder)}{(intoZoo ? " (replacing the committed zoo checkpoints)" : "")}");
         // One training at a time per folder: a second one would interleave its checkpoints with this one's.
         using var _ = Engine.IO.OutputFolder.Open(folder);
-        Console.Error.WriteLine($"matrix products: {Gemm.Description}");
+        Console.Error.WriteLine($"device: {Engine.Torch.Devices.Default}");
         // What training prints waits until the progress display is gone, so the two do not overwrite each other.
         var said = new List<string>();
         void Say(string line) => said.Add(line);

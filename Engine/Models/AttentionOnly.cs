@@ -1,4 +1,6 @@
-using Verification.Engine.Tensors;
+using Verification.Engine.Torch;
+using static TorchSharp.torch;
+using HostTensor = Verification.Engine.Tensors.Tensor;
 
 namespace Verification.Engine.Models;
 
@@ -20,48 +22,51 @@ public sealed record AttentionOnlyConfig : ModelConfig
 public sealed class AttentionOnlyModel : Transformer
 {
     readonly AttentionOnlyConfig config;
-    readonly Tensor embed, positions, unembed;        // W_E [vocab, dModel], W_pos [context, dModel], W_U [dModel, vocab]
-    readonly Tensor? unembedBias, lnFinalW, lnFinalB;
-    readonly (Tensor? LnW, Tensor? LnB, AttentionWeights Attention)[] layers;
 
-    public AttentionOnlyModel(AttentionOnlyConfig config, IReadOnlyDictionary<string, Tensor> parameters, string source)
+    public AttentionOnlyModel(AttentionOnlyConfig config, IReadOnlyDictionary<string, HostTensor> parameters, string source)
         : base(config, parameters, source)
     {
         this.config = config;
         int d = config.ModelWidth, v = config.VocabularySize;
-        embed = Weights.Need(Parameters, source, "embed.W_E", v, d);
-        positions = Weights.Need(Parameters, source, "pos_embed.W_pos", config.ContextLength, d);
-        unembed = Weights.Need(Parameters, source, "unembed.W_U", d, v);
-        if (config.UnembedBias) unembedBias = Weights.Need(Parameters, source, "unembed.b_U", v);
+        Weights.Need(Parameters, source, "embed.W_E", v, d);                            // [vocab, dModel]
+        Weights.Need(Parameters, source, "pos_embed.W_pos", config.ContextLength, d);   // [context, dModel]
+        Weights.Need(Parameters, source, "unembed.W_U", d, v);                          // [dModel, vocab]
+        if (config.UnembedBias) Weights.Need(Parameters, source, "unembed.b_U", v);
         if (config.UseLayerNorm)
         {
-            lnFinalW = Weights.Need(Parameters, source, "ln_final.w", d);
-            lnFinalB = Weights.Need(Parameters, source, "ln_final.b", d);
+            Weights.Need(Parameters, source, "ln_final.w", d);
+            Weights.Need(Parameters, source, "ln_final.b", d);
         }
-        layers = [.. Enumerable.Range(0, config.LayerCount).Select(l => (
-            config.UseLayerNorm ? Weights.Need(Parameters, source, $"blocks.{l}.ln1.w", d) : null,
-            config.UseLayerNorm ? Weights.Need(Parameters, source, $"blocks.{l}.ln1.b", d) : null,
-            Attention.Load(Parameters, source, l, d, config.HeadCount, config.HeadCount, config.HeadWidth, config.AttentionBiases)))];
+        for (var l = 0; l < config.LayerCount; l++)
+        {
+            if (config.UseLayerNorm)
+            {
+                Weights.Need(Parameters, source, $"blocks.{l}.ln1.w", d);
+                Weights.Need(Parameters, source, $"blocks.{l}.ln1.b", d);
+            }
+            Attention.Check(Parameters, source, l, d, config.HeadCount, config.HeadCount, config.HeadWidth, config.AttentionBiases);
+        }
     }
 
     public new AttentionOnlyConfig Config => config;
 
-    protected internal override Tensor Forward(HookContext context, int[][] tokens, RunOptions options)
+    protected internal override Tensor Forward(HookContext context, WeightSet w, Tensor ids, RunOptions options)
     {
-        int batch = tokens.Length, pos = tokens[0].Length;
         var settings = new AttentionSettings(config.HeadCount, config.HeadCount, config.HeadWidth, Causal: true);
-        var tokenEmbedding = context.Hook(Hooks.Embed, Embeddings.Lookup(Flatten(tokens), embed, batch, pos));                  // [batch, pos, dModel]
-        var positionEmbedding = context.Hook(Hooks.PosEmbed, Embeddings.Lookup(Embeddings.Positions(batch, pos), positions, batch, pos));
-        var residual = Ops.Add(tokenEmbedding, positionEmbedding);
-        for (var l = 0; l < layers.Length; l++)
+        var tokenEmbedding = context.Hook(Hooks.Embed, Embeddings.Lookup(ids, w["embed.W_E"]));                   // [batch, pos, dModel]
+        var positionEmbedding = context.Hook(Hooks.PosEmbed, Embeddings.Positions(ids, w["pos_embed.W_pos"]));
+        var residual = tokenEmbedding + positionEmbedding;
+        for (var l = 0; l < config.LayerCount; l++)
         {
             residual = context.Hook(Hooks.ResidPre(l), residual);
             var x = residual;
-            if (config.UseLayerNorm) x = context.Hook(Hooks.Ln1(l), Ops.LayerNorm(residual, layers[l].LnW, layers[l].LnB, config.LayerNormEpsilon));
-            var attention = Attention.Forward(context, l, x, layers[l].Attention, settings);
-            residual = context.Hook(Hooks.ResidPost(l), Ops.Add(residual, attention));
+            if (config.UseLayerNorm)
+                x = context.Hook(Hooks.Ln1(l), Layers.LayerNorm(residual, w[$"blocks.{l}.ln1.w"], w[$"blocks.{l}.ln1.b"], config.LayerNormEpsilon));
+            var attention = Attention.Forward(context, l, x, w, settings);
+            residual = context.Hook(Hooks.ResidPost(l), residual + attention);
         }
-        if (config.UseLayerNorm) residual = context.Hook(Hooks.LnFinal, Ops.LayerNorm(residual, lnFinalW, lnFinalB, config.LayerNormEpsilon));
-        return Embeddings.Unembed(residual, unembed, embed, unembedBias);                                                     // [batch, pos, vocab]
+        if (config.UseLayerNorm)
+            residual = context.Hook(Hooks.LnFinal, Layers.LayerNorm(residual, w["ln_final.w"], w["ln_final.b"], config.LayerNormEpsilon));
+        return Embeddings.Unembed(residual, w["unembed.W_U"], w["embed.W_E"], w.Maybe("unembed.b_U"));            // [batch, pos, vocab]
     }
 }

@@ -1,4 +1,7 @@
-using Verification.Engine.Tensors;
+using TorchSharp;
+using Verification.Engine.Torch;
+using static TorchSharp.torch;
+using HostTensor = Verification.Engine.Tensors.Tensor;
 
 namespace Verification.Engine.Models;
 
@@ -31,98 +34,97 @@ public sealed class BertModel : Transformer
     public const string MlmNormHook = "mlm_head.ln.hook_normalized";
 
     readonly BertConfig config;
-    readonly Tensor embed, positions, tokenTypes, embedLnW, embedLnB;            // [vocab|context|types, dModel], [dModel]
-    readonly Tensor? mlmW, mlmB, mlmLnW, mlmLnB, decoderBias;                    // [dModel, dModel], [dModel]…, [vocab]
-    readonly Layer[] layers;
 
-    sealed record Layer(AttentionWeights Attention, Tensor Ln1W, Tensor Ln1B, Tensor WIn, Tensor BIn, Tensor WOut, Tensor BOut,
-        Tensor Ln2W, Tensor Ln2B);
-
-    public BertModel(BertConfig config, IReadOnlyDictionary<string, Tensor> parameters, string source) : base(config, parameters, source)
+    public BertModel(BertConfig config, IReadOnlyDictionary<string, HostTensor> parameters, string source) : base(config, parameters, source)
     {
         this.config = config;
         int d = config.ModelWidth, v = config.VocabularySize, m = config.MlpWidth;
-        Tensor Need(string n, params int[] shape) => Weights.Need(Parameters, source, n, shape);
-        embed = Need("embed.W_E", v, d);
-        positions = Need("pos_embed.W_pos", config.ContextLength, d);
-        tokenTypes = Need("token_type_embed.W_token_type", config.TypeVocabularySize, d);
-        embedLnW = Need("embed_ln.w", d);
-        embedLnB = Need("embed_ln.b", d);
+        void Need(string n, params int[] shape) => Weights.Need(Parameters, source, n, shape);
+        Need("embed.W_E", v, d);                                    // [vocab, dModel]
+        Need("pos_embed.W_pos", config.ContextLength, d);           // [context, dModel]
+        Need("token_type_embed.W_token_type", config.TypeVocabularySize, d);
+        Need("embed_ln.w", d);
+        Need("embed_ln.b", d);
         if (config.LanguageModelHead)
         {
-            mlmW = Need("mlm_head.W", d, d);
-            mlmB = Need("mlm_head.b", d);
-            mlmLnW = Need("mlm_head.ln.w", d);
-            mlmLnB = Need("mlm_head.ln.b", d);
-            decoderBias = Need("unembed.b_U", v);
+            Need("mlm_head.W", d, d);
+            Need("mlm_head.b", d);
+            Need("mlm_head.ln.w", d);
+            Need("mlm_head.ln.b", d);
+            Need("unembed.b_U", v);
         }
-        layers = [.. Enumerable.Range(0, config.LayerCount).Select(l => new Layer(
-            Attention.Load(Parameters, source, l, d, config.HeadCount, config.HeadCount, config.HeadWidth, biases: true),
-            Need($"blocks.{l}.ln1.w", d), Need($"blocks.{l}.ln1.b", d),
-            Need($"blocks.{l}.mlp.W_in", d, m), Need($"blocks.{l}.mlp.b_in", m),
-            Need($"blocks.{l}.mlp.W_out", m, d), Need($"blocks.{l}.mlp.b_out", d),
-            Need($"blocks.{l}.ln2.w", d), Need($"blocks.{l}.ln2.b", d)))];
+        for (var l = 0; l < config.LayerCount; l++)
+        {
+            Attention.Check(Parameters, source, l, d, config.HeadCount, config.HeadCount, config.HeadWidth, biases: true);
+            Need($"blocks.{l}.ln1.w", d); Need($"blocks.{l}.ln1.b", d);
+            Need($"blocks.{l}.mlp.W_in", d, m); Need($"blocks.{l}.mlp.b_in", m);      // [dModel, dMlp]
+            Need($"blocks.{l}.mlp.W_out", m, d); Need($"blocks.{l}.mlp.b_out", d);    // [dMlp, dModel]
+            Need($"blocks.{l}.ln2.w", d); Need($"blocks.{l}.ln2.b", d);
+        }
     }
 
     public new BertConfig Config => config;
 
-    protected internal override Tensor Forward(HookContext context, int[][] tokens, RunOptions options) =>
-        config.LanguageModelHead ? MaskedLanguageModelHead(context, Encode(context, tokens, options)) : Encode(context, tokens, options);
-
-    /// <summary>The encoder's output [batch, pos, dModel] (after the last block's LayerNorm).</summary>
-    public Tensor Encode(HookContext context, int[][] tokens, RunOptions options)
+    protected internal override Tensor Forward(HookContext context, WeightSet w, Tensor ids, RunOptions options)
     {
-        int batch = tokens.Length, pos = tokens[0].Length;
-        var types = options.TokenTypes is { } t ? Flatten(t) : new int[batch * pos];
-        bool[,]? keyMask = null;
+        var hidden = Encode(context, w, ids, options);
+        return config.LanguageModelHead ? MaskedLanguageModelHead(context, w, hidden) : hidden;
+    }
+
+    /// <summary>The encoder's output [batch, pos, dModel] (after the last block's LayerNorm), on the live weights.</summary>
+    public Tensor Encode(HookContext context, int[][] tokens, RunOptions options) =>
+        Encode(context, Live, TorchRuntime.Ids(tokens, Live.Device), options);
+
+    Tensor Encode(HookContext context, WeightSet w, Tensor ids, RunOptions options)
+    {
+        long batch = ids.shape[0], pos = ids.shape[1];
+        var device = ids.device.ToString();
+        var types = options.TokenTypes is { } t ? TorchRuntime.Ids(t, device) : torch.zeros(batch, pos, ScalarType.Int64, ids.device);
+        Tensor? keyMask = null;                                                                  // [batch, key]
         if (options.AttentionMask is { } mask)
-        {
-            keyMask = new bool[batch, pos];
-            for (var b = 0; b < batch; b++)
-                for (var p = 0; p < pos; p++) keyMask[b, p] = mask[b][p];
-        }
+            keyMask = torch.tensor(mask.SelectMany(m => m).ToArray(), [batch, pos], device: ids.device);
         var settings = new AttentionSettings(config.HeadCount, config.HeadCount, config.HeadWidth, Causal: false);
-        var word = context.Hook(Hooks.Embed, Embeddings.Lookup(Flatten(tokens), embed, batch, pos));                       // [batch, pos, dModel]
-        var position = context.Hook(Hooks.PosEmbed, Embeddings.Lookup(Embeddings.Positions(batch, pos), positions, batch, pos));
-        var type = context.Hook(TokenTypeEmbedHook, Embeddings.Lookup(types, tokenTypes, batch, pos));
-        var x = context.Hook(EmbedNormHook, Ops.LayerNorm(Ops.Add(Ops.Add(word, position), type), embedLnW, embedLnB, config.LayerNormEpsilon));
-        for (var l = 0; l < layers.Length; l++)
+        var word = context.Hook(Hooks.Embed, Embeddings.Lookup(ids, w["embed.W_E"]));            // [batch, pos, dModel]
+        var position = context.Hook(Hooks.PosEmbed, Embeddings.Positions(ids, w["pos_embed.W_pos"]));
+        var type = context.Hook(TokenTypeEmbedHook, Embeddings.Lookup(types, w["token_type_embed.W_token_type"]));
+        var x = context.Hook(EmbedNormHook, Layers.LayerNorm(word + position + type, w["embed_ln.w"], w["embed_ln.b"], config.LayerNormEpsilon));
+        for (var l = 0; l < config.LayerCount; l++)
         {
-            var layer = layers[l];
+            string B(string n) => $"blocks.{l}.{n}";
             var residual = context.Hook(Hooks.ResidPre(l), x);
-            var attention = Attention.Forward(context, l, residual, layer.Attention, settings, keyMask);
-            residual = context.Hook(Hooks.ResidMid(l), Ops.Add(residual, attention));
-            x = context.Hook(Hooks.Ln1(l), Ops.LayerNorm(residual, layer.Ln1W, layer.Ln1B, config.LayerNormEpsilon));
-            var pre = context.Hook(Hooks.MlpPre(l), Ops.MatMul(x, layer.WIn, bias: layer.BIn));                             // [batch, pos, dMlp]
-            var post = context.Hook(Hooks.MlpPost(l), Ops.Gelu(pre, config.Activation));
-            var mlp = context.Hook(Hooks.MlpOut(l), Ops.MatMul(post, layer.WOut, bias: layer.BOut));
-            residual = context.Hook(Hooks.ResidPost(l), Ops.Add(x, mlp));
-            x = context.Hook(Hooks.Ln2(l), Ops.LayerNorm(residual, layer.Ln2W, layer.Ln2B, config.LayerNormEpsilon));
+            var attention = Attention.Forward(context, l, residual, w, settings, keyMask);
+            residual = context.Hook(Hooks.ResidMid(l), residual + attention);
+            x = context.Hook(Hooks.Ln1(l), Layers.LayerNorm(residual, w[B("ln1.w")], w[B("ln1.b")], config.LayerNormEpsilon));
+            var pre = context.Hook(Hooks.MlpPre(l), Linear.Apply(x, w[B("mlp.W_in")], w[B("mlp.b_in")]));       // [batch, pos, dMlp]
+            var post = context.Hook(Hooks.MlpPost(l), Layers.Gelu(pre, config.Activation));
+            var mlp = context.Hook(Hooks.MlpOut(l), Linear.Apply(post, w[B("mlp.W_out")], w[B("mlp.b_out")]));
+            residual = context.Hook(Hooks.ResidPost(l), x + mlp);
+            x = context.Hook(Hooks.Ln2(l), Layers.LayerNorm(residual, w[B("ln2.w")], w[B("ln2.b")], config.LayerNormEpsilon));
         }
         return x;
     }
 
-    /// <summary>Masked-language-model logits [..., vocab] of encoder outputs [..., dModel].</summary>
-    public Tensor MaskedLanguageModelHead(HookContext context, Tensor hidden) =>
-        Embeddings.Unembed(MaskedLanguageModelTransform(context, hidden), null, embed, decoderBias);
+    Tensor MaskedLanguageModelHead(HookContext context, WeightSet w, Tensor hidden) =>
+        Embeddings.Unembed(MaskedLanguageModelTransform(context, w, hidden), null, w["embed.W_E"], w["unembed.b_U"]);
 
     /// <summary>The MLM head before its decoder: LayerNorm(gelu(hidden·W + b)) [..., dModel].</summary>
-    public Tensor MaskedLanguageModelTransform(HookContext context, Tensor hidden)
+    Tensor MaskedLanguageModelTransform(HookContext context, WeightSet w, Tensor hidden)
     {
-        if (mlmW is null) throw new InvalidOperationException($"{Source} has no masked-language-model head.");
-        var h = Ops.Gelu(Ops.MatMul(hidden, mlmW, bias: mlmB), config.Activation);
-        return context.Hook(MlmNormHook, Ops.LayerNorm(h, mlmLnW, mlmLnB, config.LayerNormEpsilon));
+        if (!config.LanguageModelHead) throw new InvalidOperationException($"{Source} has no masked-language-model head.");
+        var h = Layers.Gelu(Linear.Apply(hidden, w["mlm_head.W"], w["mlm_head.b"]), config.Activation);
+        return context.Hook(MlmNormHook, Layers.LayerNorm(h, w["mlm_head.ln.w"], w["mlm_head.ln.b"], config.LayerNormEpsilon));
     }
 
     /// <summary>
-    /// MLM logits over a subset of the vocabulary only [..., candidates]: the decoder rows and biases of
+    /// MLM logits over a subset of the vocabulary only [..., candidates] on the live weights: the decoder rows and biases of
     /// <paramref name="candidates"/>. Training on a small corpus with this softmax leaves every other row untouched.
     /// </summary>
     public Tensor MaskedLanguageModelLogits(HookContext context, Tensor hidden, int[] candidates)
     {
-        var h = MaskedLanguageModelTransform(context, hidden);
-        var rows = Ops.SelectRows(embed, candidates);                                                  // [candidates, dModel]
-        var bias = Ops.Reshape(Ops.SelectRows(Ops.Reshape(decoderBias!, decoderBias!.Size, 1), candidates), candidates.Length);
-        return Ops.AddBroadcast(Ops.MatMul(h, rows, transposeW: true), bias);
+        var w = Live;
+        var h = MaskedLanguageModelTransform(context, w, hidden);
+        var index = torch.tensor(candidates.Select(c => (long)c).ToArray(), device: hidden.device);
+        var rows = w["embed.W_E"].index_select(0, index);                                      // [candidates, dModel]
+        return h.matmul(rows.t()) + w["unembed.b_U"].index_select(0, index);
     }
 }

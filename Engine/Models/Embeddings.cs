@@ -1,18 +1,51 @@
-using Verification.Engine.Tensors;
+using TorchSharp;
+using Verification.Engine.Torch;
+using static TorchSharp.torch;
 
 namespace Verification.Engine.Models;
+
+/// <summary>Which gelu a family uses.</summary>
+public enum GeluForm
+{
+    /// <summary>0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))): GPT-2's "gelu_new".</summary>
+    Tanh,
+
+    /// <summary>0.5·x·(1 + erf(x/√2)): BERT's exact gelu.</summary>
+    Erf,
+}
 
 /// <summary>Token and position embeddings and the unembedding, shared by the families.</summary>
 internal static class Embeddings
 {
-    /// <summary>Rows of table for ids [batch·pos] → [batch, pos, dModel].</summary>
-    public static Tensor Lookup(int[] ids, Tensor table, int batch, int pos) =>
-        Ops.Reshape(Ops.Embedding(ids, table), batch, pos, table.Shape[1]);
+    /// <summary>Rows of table [rows, dModel] for ids [batch, pos] → [batch, pos, dModel].</summary>
+    public static Tensor Lookup(Tensor ids, Tensor table) =>
+        table.index_select(0, ids.flatten()).view(ids.shape[0], ids.shape[1], table.shape[1]);
 
-    /// <summary>Position ids 0..pos−1 for each batch item: [batch·pos].</summary>
-    public static int[] Positions(int batch, int pos) => [.. Enumerable.Range(0, batch).SelectMany(_ => Enumerable.Range(0, pos))];
+    /// <summary>The first pos rows of a position table [context, dModel], repeated per batch item: [batch, pos, dModel].</summary>
+    public static Tensor Positions(Tensor ids, Tensor table) =>
+        table[..(int)ids.shape[1]].unsqueeze(0).expand(ids.shape[0], ids.shape[1], table.shape[1]);
 
     /// <summary>x [batch, pos, dModel] → logits [batch, pos, vocab], through W_U [dModel, vocab] or tied W_E [vocab, dModel].</summary>
     public static Tensor Unembed(Tensor x, Tensor? unembed, Tensor embed, Tensor? bias) =>
-        unembed is not null ? Ops.MatMul(x, unembed, bias: bias) : Ops.MatMul(x, embed, transposeW: true, bias: bias);
+        Linear.Apply(x, unembed ?? embed.t(), bias);
+}
+
+/// <summary>The normalisations and activations of the families, on libtorch.</summary>
+public static class Layers
+{
+    public static Tensor LayerNorm(Tensor x, Tensor? gamma, Tensor? beta, float eps) =>
+        nn.functional.layer_norm(x, [x.shape[^1]], gamma, beta, eps);
+
+    /// <summary>x / √(mean(x²) + eps) · gamma over the last axis (Llama).</summary>
+    public static Tensor RmsNorm(Tensor x, Tensor? gamma, float eps)
+    {
+        var y = x * torch.rsqrt(x.pow(2).mean([-1], keepdim: true) + eps);
+        return gamma is null ? y : y * gamma;
+    }
+
+    public static Tensor Gelu(Tensor x, GeluForm form) => form == GeluForm.Tanh
+        ? nn.functional.gelu(x, TorchSharp.Modules.GELU.Approximate.tanh)
+        : nn.functional.gelu(x);
+
+    public static Tensor Silu(Tensor x) => nn.functional.silu(x);
 }

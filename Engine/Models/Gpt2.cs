@@ -1,4 +1,7 @@
-using Verification.Engine.Tensors;
+using TorchSharp;
+using Verification.Engine.Torch;
+using static TorchSharp.torch;
+using HostTensor = Verification.Engine.Tensors.Tensor;
 
 namespace Verification.Engine.Models;
 
@@ -22,66 +25,62 @@ public sealed record Gpt2Config : ModelConfig
 public sealed class Gpt2Model : Transformer
 {
     readonly Gpt2Config config;
-    readonly Tensor embed, positions;                 // W_E [vocab, dModel], W_pos [context, dModel]
-    readonly Tensor? unembed, unembedBias;            // W_U [dModel, vocab] when untied, b_U [vocab]
-    readonly Tensor? lnFinalW, lnFinalB;              // [dModel]
-    readonly Layer[] layers;
 
-    sealed record Layer(Tensor? Ln1W, Tensor? Ln1B, AttentionWeights Attention, Tensor? Ln2W, Tensor? Ln2B,
-        Tensor WIn, Tensor BIn, Tensor WOut, Tensor BOut); // W_in [dModel, dMlp], W_out [dMlp, dModel]
-
-    public Gpt2Model(Gpt2Config config, IReadOnlyDictionary<string, Tensor> parameters, string source) : base(config, parameters, source)
+    public Gpt2Model(Gpt2Config config, IReadOnlyDictionary<string, HostTensor> parameters, string source) : base(config, parameters, source)
     {
         this.config = config;
         int d = config.ModelWidth, v = config.VocabularySize, m = config.MlpWidth;
-        embed = Weights.Need(Parameters, source, "embed.W_E", v, d);
-        positions = Weights.Need(Parameters, source, "pos_embed.W_pos", config.ContextLength, d);
-        if (!config.TiedEmbeddings) unembed = Weights.Need(Parameters, source, "unembed.W_U", d, v);
-        unembedBias = Weights.Maybe(Parameters, source, "unembed.b_U", v);
+        // Every tensor the forward pass reads, checked against the config here, before any run.
+        Weights.Need(Parameters, source, "embed.W_E", v, d);                                    // [vocab, dModel]
+        Weights.Need(Parameters, source, "pos_embed.W_pos", config.ContextLength, d);           // [context, dModel]
+        if (!config.TiedEmbeddings) Weights.Need(Parameters, source, "unembed.W_U", d, v);      // [dModel, vocab]
+        Weights.Maybe(Parameters, source, "unembed.b_U", v);
         if (config.UseLayerNorm)
         {
-            lnFinalW = Weights.Need(Parameters, source, "ln_final.w", d);
-            lnFinalB = Weights.Need(Parameters, source, "ln_final.b", d);
+            Weights.Need(Parameters, source, "ln_final.w", d);
+            Weights.Need(Parameters, source, "ln_final.b", d);
         }
-        layers = [.. Enumerable.Range(0, config.LayerCount).Select(l =>
+        for (var l = 0; l < config.LayerCount; l++)
         {
-            Tensor? Ln(string n) => config.UseLayerNorm ? Weights.Need(Parameters, source, $"blocks.{l}.{n}", d) : null;
-            return new Layer(Ln("ln1.w"), Ln("ln1.b"),
-                Attention.Load(Parameters, source, l, d, config.HeadCount, config.HeadCount, config.HeadWidth, biases: true),
-                Ln("ln2.w"), Ln("ln2.b"),
-                Weights.Need(Parameters, source, $"blocks.{l}.mlp.W_in", d, m), Weights.Need(Parameters, source, $"blocks.{l}.mlp.b_in", m),
-                Weights.Need(Parameters, source, $"blocks.{l}.mlp.W_out", m, d), Weights.Need(Parameters, source, $"blocks.{l}.mlp.b_out", d));
-        })];
+            if (config.UseLayerNorm)
+                foreach (var n in new[] { "ln1.w", "ln1.b", "ln2.w", "ln2.b" }) Weights.Need(Parameters, source, $"blocks.{l}.{n}", d);
+            Attention.Check(Parameters, source, l, d, config.HeadCount, config.HeadCount, config.HeadWidth, biases: true);
+            Weights.Need(Parameters, source, $"blocks.{l}.mlp.W_in", d, m);                     // [dModel, dMlp]
+            Weights.Need(Parameters, source, $"blocks.{l}.mlp.b_in", m);
+            Weights.Need(Parameters, source, $"blocks.{l}.mlp.W_out", m, d);                    // [dMlp, dModel]
+            Weights.Need(Parameters, source, $"blocks.{l}.mlp.b_out", d);
+        }
     }
 
     public new Gpt2Config Config => config;
 
     AttentionSettings Settings => new(config.HeadCount, config.HeadCount, config.HeadWidth, Causal: true);
 
-    protected internal override Tensor Forward(HookContext context, int[][] tokens, RunOptions options) =>
-        Embeddings.Unembed(Encode(context, tokens), unembed, embed, unembedBias);                                           // [batch, pos, vocab]
+    protected internal override Tensor Forward(HookContext context, WeightSet w, Tensor ids, RunOptions options) =>
+        Embeddings.Unembed(Encode(context, w, ids), w.Maybe("unembed.W_U"), w["embed.W_E"], w.Maybe("unembed.b_U"));   // [batch, pos, vocab]
 
-    /// <summary>The final residual after ln_final [batch, pos, dModel], before the unembedding.</summary>
-    public Tensor Encode(HookContext context, int[][] tokens)
+    /// <summary>The final residual after ln_final [batch, pos, dModel] on the live weights, before the unembedding.</summary>
+    public Tensor Encode(HookContext context, int[][] tokens) => Encode(context, Live, TorchRuntime.Ids(tokens, Live.Device));
+
+    Tensor Encode(HookContext context, WeightSet w, Tensor ids)
     {
-        int batch = tokens.Length, pos = tokens[0].Length;
-        var tokenEmbedding = context.Hook(Hooks.Embed, Embeddings.Lookup(Flatten(tokens), embed, batch, pos));                  // [batch, pos, dModel]
-        var positionEmbedding = context.Hook(Hooks.PosEmbed, Embeddings.Lookup(Embeddings.Positions(batch, pos), positions, batch, pos));
-        var residual = Ops.Add(tokenEmbedding, positionEmbedding);
-        for (var l = 0; l < layers.Length; l++)
+        var tokenEmbedding = context.Hook(Hooks.Embed, Embeddings.Lookup(ids, w["embed.W_E"]));                          // [batch, pos, dModel]
+        var positionEmbedding = context.Hook(Hooks.PosEmbed, Embeddings.Positions(ids, w["pos_embed.W_pos"]));
+        var residual = tokenEmbedding + positionEmbedding;
+        for (var l = 0; l < config.LayerCount; l++)
         {
-            var layer = layers[l];
+            string B(string n) => $"blocks.{l}.{n}";
             residual = context.Hook(Hooks.ResidPre(l), residual);
-            var x = context.Hook(Hooks.Ln1(l), Norm(residual, layer.Ln1W, layer.Ln1B));
-            var attention = Attention.Forward(context, l, x, layer.Attention, Settings);
-            residual = context.Hook(Hooks.ResidMid(l), Ops.Add(residual, attention));
-            x = context.Hook(Hooks.Ln2(l), Norm(residual, layer.Ln2W, layer.Ln2B));
-            var pre = context.Hook(Hooks.MlpPre(l), Ops.MatMul(x, layer.WIn, bias: layer.BIn));                           // [batch, pos, dMlp]
-            var post = context.Hook(Hooks.MlpPost(l), Ops.Gelu(pre, config.Activation));
-            var mlp = context.Hook(Hooks.MlpOut(l), Ops.MatMul(post, layer.WOut, bias: layer.BOut));                      // [batch, pos, dModel]
-            residual = context.Hook(Hooks.ResidPost(l), Ops.Add(residual, mlp));
+            var x = context.Hook(Hooks.Ln1(l), Norm(residual, w, B("ln1")));
+            var attention = Attention.Forward(context, l, x, w, Settings);
+            residual = context.Hook(Hooks.ResidMid(l), residual + attention);
+            x = context.Hook(Hooks.Ln2(l), Norm(residual, w, B("ln2")));
+            var pre = context.Hook(Hooks.MlpPre(l), Linear.Apply(x, w[B("mlp.W_in")], w[B("mlp.b_in")]));                   // [batch, pos, dMlp]
+            var post = context.Hook(Hooks.MlpPost(l), Layers.Gelu(pre, config.Activation));
+            var mlp = context.Hook(Hooks.MlpOut(l), Linear.Apply(post, w[B("mlp.W_out")], w[B("mlp.b_out")]));              // [batch, pos, dModel]
+            residual = context.Hook(Hooks.ResidPost(l), residual + mlp);
         }
-        return context.Hook(Hooks.LnFinal, Norm(residual, lnFinalW, lnFinalB));
+        return context.Hook(Hooks.LnFinal, Norm(residual, w, "ln_final"));
     }
 
     /// <summary>
@@ -91,8 +90,10 @@ public sealed class Gpt2Model : Transformer
     public Tensor CandidateLogits(Tensor final, int[] candidates)
     {
         if (!config.TiedEmbeddings) throw new InvalidOperationException("Candidate logits need the tied unembedding.");
-        return Ops.MatMul(final, Ops.SelectRows(embed, candidates), transposeW: true);
+        var rows = Live["embed.W_E"].index_select(0, torch.tensor(candidates.Select(c => (long)c).ToArray(), device: final.device)); // [candidates, dModel]
+        return final.matmul(rows.t());
     }
 
-    Tensor Norm(Tensor x, Tensor? w, Tensor? b) => config.UseLayerNorm ? Ops.LayerNorm(x, w, b, config.LayerNormEpsilon) : x;
+    Tensor Norm(Tensor x, WeightSet w, string name) =>
+        config.UseLayerNorm ? Layers.LayerNorm(x, w[$"{name}.w"], w[$"{name}.b"], config.LayerNormEpsilon) : x;
 }

@@ -1,4 +1,6 @@
-using Verification.Engine.Tensors;
+using Verification.Engine.Torch;
+using static TorchSharp.torch;
+using HostTensor = Verification.Engine.Tensors.Tensor;
 
 namespace Verification.Engine.Models;
 
@@ -6,32 +8,33 @@ namespace Verification.Engine.Models;
 /// The activations one run recorded, by hook name, with the batch dimension kept. Read-only: nothing in the
 /// engine writes to a cached tensor after the run.
 /// </summary>
-public sealed class ActivationCache(IReadOnlyDictionary<string, Tensor> activations) : IReadOnlyDictionary<string, Tensor>
+public sealed class ActivationCache(IReadOnlyDictionary<string, HostTensor> activations) : IReadOnlyDictionary<string, HostTensor>
 {
-    public Tensor this[string key] => activations.TryGetValue(key, out var t)
+    public HostTensor this[string key] => activations.TryGetValue(key, out var t)
         ? t
         : throw new KeyNotFoundException($"Hook '{key}' was not cached in this run (cached: {string.Join(", ", activations.Keys.Take(8))}{(activations.Count > 8 ? ", …" : "")}).");
 
     public IEnumerable<string> Keys => activations.Keys;
-    public IEnumerable<Tensor> Values => activations.Values;
+    public IEnumerable<HostTensor> Values => activations.Values;
     public int Count => activations.Count;
     public bool ContainsKey(string key) => activations.ContainsKey(key);
-    public bool TryGetValue(string key, [System.Diagnostics.CodeAnalysis.MaybeNullWhen(false)] out Tensor value) => activations.TryGetValue(key, out value);
-    public IEnumerator<KeyValuePair<string, Tensor>> GetEnumerator() => activations.GetEnumerator();
+    public bool TryGetValue(string key, [System.Diagnostics.CodeAnalysis.MaybeNullWhen(false)] out HostTensor value) => activations.TryGetValue(key, out value);
+    public IEnumerator<KeyValuePair<string, HostTensor>> GetEnumerator() => activations.GetEnumerator();
     System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
 }
 
 /// <summary>
 /// Carries one run's cache requests and interventions through the forward pass. Every component passes its
-/// activations through <see cref="Hook"/>, which records the name, applies the interventions for it in order,
-/// and caches the result if asked.
+/// activations (torch tensors) through <see cref="Hook"/>, which records the name, applies the interventions for it in
+/// order, and caches a host copy of the result if asked. Hooks are explicit calls in the forward code, never module
+/// hooks, so no path through a model skips one.
 /// </summary>
 public sealed class HookContext
 {
     readonly HashSet<string>? cacheNames;
     readonly bool cacheAll;
     readonly Dictionary<string, List<Intervention>> interventions = [];
-    readonly Dictionary<string, Tensor> cache = [];
+    readonly Dictionary<string, HostTensor> cache = [];
     readonly List<string> visited = [];
     readonly HashSet<string> used = [];
 
@@ -66,14 +69,17 @@ public sealed class HookContext
             used.Add(name);
             foreach (var i in list) activation = i.Apply(activation);
         }
-        if (Caches(name))
-        {
-            // A copy per hook: one tensor can pass two hooks (resid_post of one block is resid_pre of the next), and
-            // editing one cached entry must never edit another, nor the run's own values.
-            cache[name] = new Tensor((float[])activation.Data.Clone(), activation.Shape) { Name = name };
-        }
+        // A host copy per hook: one tensor can pass two hooks (resid_post of one block is resid_pre of the next), and
+        // editing one cached entry must never edit another, nor the run's own values.
+        if (Caches(name)) cache[name] = TorchRuntime.ToHost(activation, name);
         return activation;
     }
+
+    /// <summary>A hook's cached host copy, if this run cached it.</summary>
+    public HostTensor? Cached(string name) => cache.GetValueOrDefault(name);
+
+    /// <summary>Caches a host value computed outside the forward pass (the logits).</summary>
+    public void Store(string name, HostTensor value) => cache[name] = value;
 
     /// <summary>The hook names in the order the forward pass visited them.</summary>
     public IReadOnlyList<string> Visited => visited;

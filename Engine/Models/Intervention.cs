@@ -1,4 +1,7 @@
-using Verification.Engine.Tensors;
+using TorchSharp;
+using Verification.Engine.Torch;
+using static TorchSharp.torch;
+using HostTensor = Verification.Engine.Tensors.Tensor;
 
 namespace Verification.Engine.Models;
 
@@ -40,23 +43,24 @@ public sealed record Intervention
     public float Factor { get; init; } = 1f;
 
     /// <summary>For Replace: the activation to copy from (same shape); for Mean: an optional precomputed mean.</summary>
-    public Tensor? Source { get; init; }
+    public HostTensor? Source { get; init; }
 
-    public Func<Tensor, Tensor>? Function { get; init; }
+    /// <summary>For Custom: a function of the host copy of the activation (it leaves the device and comes back).</summary>
+    public Func<HostTensor, HostTensor>? Function { get; init; }
 
     public static Intervention Zero(string hook, int[]? heads = null, int[]? positions = null) =>
         new() { Hook = hook, Kind = InterventionKind.Zero, Heads = heads, Positions = positions };
 
-    public static Intervention Mean(string hook, int[]? heads = null, int[]? positions = null, Tensor? mean = null) =>
+    public static Intervention Mean(string hook, int[]? heads = null, int[]? positions = null, HostTensor? mean = null) =>
         new() { Hook = hook, Kind = InterventionKind.Mean, Heads = heads, Positions = positions, Source = mean };
 
-    public static Intervention Replace(string hook, Tensor source, int[]? heads = null, int[]? positions = null) =>
+    public static Intervention Replace(string hook, HostTensor source, int[]? heads = null, int[]? positions = null) =>
         new() { Hook = hook, Kind = InterventionKind.Replace, Source = source, Heads = heads, Positions = positions };
 
     public static Intervention Scale(string hook, float factor, int[]? heads = null, int[]? positions = null) =>
         new() { Hook = hook, Kind = InterventionKind.Scale, Factor = factor, Heads = heads, Positions = positions };
 
-    public static Intervention Custom(string hook, Func<Tensor, Tensor> function) =>
+    public static Intervention Custom(string hook, Func<HostTensor, HostTensor> function) =>
         new() { Hook = hook, Kind = InterventionKind.Custom, Function = function };
 
     /// <summary>Zero the values (hook_v) of the given heads at the given positions of layer <paramref name="layer"/>.</summary>
@@ -65,77 +69,74 @@ public sealed record Intervention
     /// <summary>Applies this intervention to an activation, returning a new tensor (the input is never changed).</summary>
     public Tensor Apply(Tensor activation)
     {
+        var shape = activation.shape.Select(d => (int)d).ToArray();
         if (Kind == InterventionKind.Custom)
         {
-            var result = (Function ?? throw new InvalidOperationException($"Custom intervention on {Hook} has no function."))(activation);
-            if (!result.Shape.AsSpan().SequenceEqual(activation.Shape))
-                throw new InvalidOperationException($"Custom intervention on {Hook} returned {result.ShapeString}, expected {activation.ShapeString}.");
-            return result;
+            var function = Function ?? throw new InvalidOperationException($"Custom intervention on {Hook} has no function.");
+            var result = function(TorchRuntime.ToHost(activation, Hook));
+            if (!result.Shape.AsSpan().SequenceEqual(shape))
+                throw new InvalidOperationException($"Custom intervention on {Hook} returned {result.ShapeString}, expected {HostTensor.Format(shape)}.");
+            return TorchRuntime.FromHost(result, activation.device.ToString(), Precision(activation));
         }
-        var layout = HookLayout.Of(Hook, activation);
+        var layout = HookLayout.Of(Hook, shape);
         if (Heads is not null && layout.HeadAxis < 0)
-            throw new ArgumentException($"Hook {Hook} {activation.ShapeString} has no head axis, but the intervention selects heads.");
-        if (Kind == InterventionKind.Replace && (Source is null || !Source.Shape.AsSpan().SequenceEqual(activation.Shape)))
-            throw new ArgumentException($"Replace on {Hook} needs a source of shape {activation.ShapeString}; got {Source?.ShapeString ?? "none"}.");
-        var output = activation.Clone();
-        output.Name = Hook;
-        var selected = layout.Selection(this, activation.Shape);
-        Tensor? mean = null;
-        if (Kind == InterventionKind.Mean)
+            throw new ArgumentException($"Hook {Hook} {HostTensor.Format(shape)} has no head axis, but the intervention selects heads.");
+        if (Kind == InterventionKind.Replace && (Source is null || !Source.Shape.AsSpan().SequenceEqual(shape)))
+            throw new ArgumentException($"Replace on {Hook} needs a source of shape {HostTensor.Format(shape)}; got {Source?.ShapeString ?? "none"}.");
+        var selected = layout.Selection(this, shape, activation.device);
+        var replacement = Kind switch
         {
-            // A precomputed mean has the hook's shape with the batch (and position) axes of size 1, or the full shape.
-            if (Source is { } given && (given.Rank != activation.Rank ||
-                Enumerable.Range(0, given.Rank).Any(d => given.Shape[d] != activation.Shape[d] && !(given.Shape[d] == 1 && (d == 0 || d == layout.PositionAxis)))))
-                throw new ArgumentException($"Mean on {Hook} {activation.ShapeString} needs a mean of that shape with batch and position axes of size 1; got {given.ShapeString}.");
-            mean = Source ?? layout.MeanOverBatchAndPositions(activation);
-        }
-        var shape = activation.Shape;
-        var index = new int[shape.Length];
-        for (var i = 0; i < output.Size; i++)
-        {
-            if (selected(index))
-            {
-                output.Data[i] = Kind switch
-                {
-                    InterventionKind.Zero => 0f,
-                    InterventionKind.Scale => activation.Data[i] * Factor,
-                    InterventionKind.Replace => Source!.Data[i],
-                    InterventionKind.Mean => mean!.Data[layout.MeanOffset(index, mean)],
-                    _ => activation.Data[i],
-                };
-            }
-            for (var d = shape.Length - 1; d >= 0; d--)
-            {
-                if (++index[d] < shape[d]) break;
-                index[d] = 0;
-            }
-        }
-        return output;
+            InterventionKind.Zero => torch.zeros_like(activation),
+            InterventionKind.Scale => activation * Factor,
+            InterventionKind.Replace => OnDevice(Source!, activation),
+            InterventionKind.Mean => Mean(activation, layout, shape),
+            _ => activation,
+        };
+        return torch.where(selected, replacement, activation);
     }
+
+    Tensor Mean(Tensor activation, HookLayout layout, int[] shape)
+    {
+        // A precomputed mean has the hook's shape with the batch (and position) axes of size 1, or the full shape.
+        if (Source is not { } given)
+            return layout.PositionAxis >= 0 ? activation.mean([0, layout.PositionAxis], keepdim: true) : activation.mean([0], keepdim: true);
+        if (given.Rank != shape.Length ||
+            Enumerable.Range(0, given.Rank).Any(d => given.Shape[d] != shape[d] && !(given.Shape[d] == 1 && (d == 0 || d == layout.PositionAxis))))
+            throw new ArgumentException($"Mean on {Hook} {HostTensor.Format(shape)} needs a mean of that shape with batch and position axes of size 1; got {given.ShapeString}.");
+        return OnDevice(given, activation);
+    }
+
+    static Tensor OnDevice(HostTensor host, Tensor like) => TorchRuntime.FromHost(host, like.device.ToString(), Precision(like));
+
+    static Precision Precision(Tensor t) => t.dtype == ScalarType.Float64 ? Torch.Precision.Float64 : Torch.Precision.Float32;
 }
 
 /// <summary>Where the batch, position and head axes are in a hook's activation.</summary>
 public readonly record struct HookLayout(int PositionAxis, int HeadAxis)
 {
-    public static HookLayout Of(string hook, Tensor activation)
+    public static HookLayout Of(string hook, int[] shape)
     {
         if (hook.EndsWith("hook_attn_scores", StringComparison.Ordinal) || hook.EndsWith("hook_pattern", StringComparison.Ordinal))
             return new HookLayout(2, 1); // [batch, head, query, key]
-        if (activation.Rank == 4) return new HookLayout(1, 2); // [batch, pos, head, d]
-        return new HookLayout(activation.Rank >= 2 ? 1 : -1, -1); // [batch, pos, d]
+        if (shape.Length == 4) return new HookLayout(1, 2); // [batch, pos, head, d]
+        return new HookLayout(shape.Length >= 2 ? 1 : -1, -1); // [batch, pos, d]
     }
 
-    public Func<int[], bool> Selection(Intervention what, int[] shape)
+    /// <summary>
+    /// The selected entries as a boolean tensor that broadcasts to the activation: one factor per axis the intervention
+    /// names (batch items, heads, positions, or positions per batch item), each checked against the shape first.
+    /// </summary>
+    public Tensor Selection(Intervention what, int[] shape, Device device)
     {
         foreach (var h in what.Heads ?? [])
             if (HeadAxis < 0 || (uint)h >= (uint)shape[HeadAxis])
-                throw new ArgumentOutOfRangeException(nameof(what), $"Head {h} is outside {what.Hook} {Tensor.Format(shape)}.");
+                throw new ArgumentOutOfRangeException(nameof(what), $"Head {h} is outside {what.Hook} {HostTensor.Format(shape)}.");
         foreach (var p in what.Positions ?? [])
             if (PositionAxis < 0 || (uint)p >= (uint)shape[PositionAxis])
-                throw new ArgumentOutOfRangeException(nameof(what), $"Position {p} is outside {what.Hook} {Tensor.Format(shape)}.");
+                throw new ArgumentOutOfRangeException(nameof(what), $"Position {p} is outside {what.Hook} {HostTensor.Format(shape)}.");
         foreach (var b in what.BatchItems ?? [])
             if ((uint)b >= (uint)shape[0])
-                throw new ArgumentOutOfRangeException(nameof(what), $"Batch item {b} is outside {what.Hook} {Tensor.Format(shape)} (a batch of {shape[0]}).");
+                throw new ArgumentOutOfRangeException(nameof(what), $"Batch item {b} is outside {what.Hook} {HostTensor.Format(shape)} (a batch of {shape[0]}).");
         if (what.PositionsPerItem is { } perItem)
         {
             if (perItem.Length != shape[0])
@@ -143,45 +144,32 @@ public readonly record struct HookLayout(int PositionAxis, int HeadAxis)
             for (var b = 0; b < perItem.Length; b++)
                 foreach (var p in perItem[b] ?? throw new ArgumentException($"PositionsPerItem[{b}] is null in {what.Hook}."))
                     if (PositionAxis < 0 || (uint)p >= (uint)shape[PositionAxis])
-                        throw new ArgumentOutOfRangeException(nameof(what), $"Position {p} of batch item {b} is outside {what.Hook} {Tensor.Format(shape)}.");
+                        throw new ArgumentOutOfRangeException(nameof(what), $"Position {p} of batch item {b} is outside {what.Hook} {HostTensor.Format(shape)}.");
         }
-        var heads = what.Heads is null ? null : new HashSet<int>(what.Heads);
-        var positions = what.Positions is null ? null : new HashSet<int>(what.Positions);
-        var items = what.BatchItems is null ? null : new HashSet<int>(what.BatchItems);
-        var perItemSets = what.PositionsPerItem?.Select(p => new HashSet<int>(p)).ToArray();
-        var (positionAxis, headAxis) = (PositionAxis, HeadAxis);
-        return index =>
-            (items is null || items.Contains(index[0])) &&
-            (heads is null || heads.Contains(index[headAxis])) &&
-            (perItemSets is not null ? perItemSets[index[0]].Contains(index[positionAxis])
-                : positions is null || positions.Contains(index[positionAxis]));
-    }
-
-    /// <summary>The activation averaged over batch and position axes (kept as size-1 axes).</summary>
-    public Tensor MeanOverBatchAndPositions(Tensor activation)
-    {
-        var shape = (int[])activation.Shape.Clone();
-        shape[0] = 1;
-        if (PositionAxis >= 0) shape[PositionAxis] = 1;
-        var mean = new Tensor(shape);
-        var count = activation.Size / Math.Max(1, mean.Size);
-        var index = new int[activation.Rank];
-        for (var i = 0; i < activation.Size; i++)
+        var selected = torch.ones(Ones(shape.Length), ScalarType.Bool, device);
+        // One axis: a mask over that axis, shaped [1, …, n, …, 1] to broadcast.
+        Tensor Along(int axis, IEnumerable<int> chosen)
         {
-            mean.Data[MeanOffset(index, mean)] += activation.Data[i] / count;
-            for (var d = activation.Rank - 1; d >= 0; d--)
-            {
-                if (++index[d] < activation.Shape[d]) break;
-                index[d] = 0;
-            }
+            var mask = new bool[shape[axis]];
+            foreach (var i in chosen) mask[i] = true;
+            var view = Ones(shape.Length);
+            view[axis] = shape[axis];
+            return torch.tensor(mask, device: device).view(view);
         }
-        return mean;
+        if (what.BatchItems is { } items) selected = selected.logical_and(Along(0, items));
+        if (what.Heads is { } heads) selected = selected.logical_and(Along(HeadAxis, heads));
+        if (what.PositionsPerItem is { } perItemPositions)
+        {
+            var mask = new bool[shape[0] * shape[PositionAxis]];
+            for (var b = 0; b < shape[0]; b++)
+                foreach (var p in perItemPositions[b]) mask[b * shape[PositionAxis] + p] = true;
+            var view = Ones(shape.Length);
+            (view[0], view[PositionAxis]) = (shape[0], shape[PositionAxis]);
+            selected = selected.logical_and(torch.tensor(mask, device: device).view(view));
+        }
+        else if (what.Positions is { } positions) selected = selected.logical_and(Along(PositionAxis, positions));
+        return selected;
     }
 
-    public int MeanOffset(int[] index, Tensor mean)
-    {
-        var offset = 0;
-        for (var d = 0; d < index.Length; d++) offset = offset * mean.Shape[d] + (mean.Shape[d] == 1 ? 0 : index[d]);
-        return offset;
-    }
+    static long[] Ones(int rank) => [.. Enumerable.Repeat(1L, rank)];
 }

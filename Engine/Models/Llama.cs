@@ -1,4 +1,6 @@
-using Verification.Engine.Tensors;
+using Verification.Engine.Torch;
+using static TorchSharp.torch;
+using HostTensor = Verification.Engine.Tensors.Tensor;
 
 namespace Verification.Engine.Models;
 
@@ -34,61 +36,56 @@ public sealed record LlamaConfig : ModelConfig
 public sealed class LlamaModel : Transformer
 {
     readonly LlamaConfig config;
-    readonly Tensor embed, lnFinal;                   // W_E [vocab, dModel], [dModel]
-    readonly Tensor? unembed;                         // W_U [dModel, vocab] when untied
-    readonly Layer[] layers;
 
-    sealed record Layer(Tensor Ln1, AttentionWeights Attention, Tensor Ln2, Tensor? WGate, Tensor WIn, Tensor WOut);
-    // W_gate, W_in [dModel, dMlp]; W_out [dMlp, dModel]
-
-    public LlamaModel(LlamaConfig config, IReadOnlyDictionary<string, Tensor> parameters, string source) : base(config, parameters, source)
+    public LlamaModel(LlamaConfig config, IReadOnlyDictionary<string, HostTensor> parameters, string source) : base(config, parameters, source)
     {
         this.config = config;
         int d = config.ModelWidth, v = config.VocabularySize, m = config.MlpWidth;
-        embed = Weights.Need(Parameters, source, "embed.W_E", v, d);
-        lnFinal = Weights.Need(Parameters, source, "ln_final.w", d);
-        if (!config.TiedEmbeddings) unembed = Weights.Need(Parameters, source, "unembed.W_U", d, v);
-        layers = [.. Enumerable.Range(0, config.LayerCount).Select(l => new Layer(
-            Weights.Need(Parameters, source, $"blocks.{l}.ln1.w", d),
-            Attention.Load(Parameters, source, l, d, config.HeadCount, config.KeyValueHeadCount, config.HeadWidth, biases: false),
-            Weights.Need(Parameters, source, $"blocks.{l}.ln2.w", d),
-            config.GatedMlp ? Weights.Need(Parameters, source, $"blocks.{l}.mlp.W_gate", d, m) : null,
-            Weights.Need(Parameters, source, $"blocks.{l}.mlp.W_in", d, m),
-            Weights.Need(Parameters, source, $"blocks.{l}.mlp.W_out", m, d)))];
+        Weights.Need(Parameters, source, "embed.W_E", v, d);                                    // [vocab, dModel]
+        Weights.Need(Parameters, source, "ln_final.w", d);
+        if (!config.TiedEmbeddings) Weights.Need(Parameters, source, "unembed.W_U", d, v);      // [dModel, vocab]
+        for (var l = 0; l < config.LayerCount; l++)
+        {
+            Weights.Need(Parameters, source, $"blocks.{l}.ln1.w", d);
+            Attention.Check(Parameters, source, l, d, config.HeadCount, config.KeyValueHeadCount, config.HeadWidth, biases: false);
+            Weights.Need(Parameters, source, $"blocks.{l}.ln2.w", d);
+            if (config.GatedMlp) Weights.Need(Parameters, source, $"blocks.{l}.mlp.W_gate", d, m);  // [dModel, dMlp]
+            Weights.Need(Parameters, source, $"blocks.{l}.mlp.W_in", d, m);                     // [dModel, dMlp]
+            Weights.Need(Parameters, source, $"blocks.{l}.mlp.W_out", m, d);                    // [dMlp, dModel]
+        }
     }
 
     public new LlamaConfig Config => config;
 
-    protected internal override Tensor Forward(HookContext context, int[][] tokens, RunOptions options)
+    protected internal override Tensor Forward(HookContext context, WeightSet w, Tensor ids, RunOptions options)
     {
-        int batch = tokens.Length, pos = tokens[0].Length;
         var settings = new AttentionSettings(config.HeadCount, config.KeyValueHeadCount, config.HeadWidth, Causal: true,
             RotaryDim: config.HeadWidth, RotaryTheta: config.RopeTheta, RotaryLayout: config.RotaryLayout);
-        var residual = context.Hook(Hooks.Embed, Embeddings.Lookup(Flatten(tokens), embed, batch, pos));                     // [batch, pos, dModel]
-        for (var l = 0; l < layers.Length; l++)
+        var residual = context.Hook(Hooks.Embed, Embeddings.Lookup(ids, w["embed.W_E"]));                                // [batch, pos, dModel]
+        for (var l = 0; l < config.LayerCount; l++)
         {
-            var layer = layers[l];
+            string B(string n) => $"blocks.{l}.{n}";
             residual = context.Hook(Hooks.ResidPre(l), residual);
-            var x = context.Hook(Hooks.Ln1(l), Ops.RmsNorm(residual, layer.Ln1, config.RmsNormEpsilon));
-            var attention = Attention.Forward(context, l, x, layer.Attention, settings);
-            residual = context.Hook(Hooks.ResidMid(l), Ops.Add(residual, attention));
-            x = context.Hook(Hooks.Ln2(l), Ops.RmsNorm(residual, layer.Ln2, config.RmsNormEpsilon));
+            var x = context.Hook(Hooks.Ln1(l), Layers.RmsNorm(residual, w[B("ln1.w")], config.RmsNormEpsilon));
+            var attention = Attention.Forward(context, l, x, w, settings);
+            residual = context.Hook(Hooks.ResidMid(l), residual + attention);
+            x = context.Hook(Hooks.Ln2(l), Layers.RmsNorm(residual, w[B("ln2.w")], config.RmsNormEpsilon));
             Tensor post;
-            if (layer.WGate is not null)
+            if (config.GatedMlp)
             {
-                var gate = context.Hook(Hooks.MlpPre(l), Ops.MatMul(x, layer.WGate));                                  // [batch, pos, dMlp]
-                var linear = context.Hook(Hooks.MlpPreLinear(l), Ops.MatMul(x, layer.WIn));                             // [batch, pos, dMlp]
-                post = context.Hook(Hooks.MlpPost(l), Ops.Mul(Ops.Silu(gate), linear));
+                var gate = context.Hook(Hooks.MlpPre(l), x.matmul(w[B("mlp.W_gate")]));                                 // [batch, pos, dMlp]
+                var linear = context.Hook(Hooks.MlpPreLinear(l), x.matmul(w[B("mlp.W_in")]));                            // [batch, pos, dMlp]
+                post = context.Hook(Hooks.MlpPost(l), Layers.Silu(gate) * linear);
             }
             else
             {
-                var pre = context.Hook(Hooks.MlpPre(l), Ops.MatMul(x, layer.WIn));                                     // [batch, pos, dMlp]
-                post = context.Hook(Hooks.MlpPost(l), Ops.Gelu(pre, config.PlainActivation));
+                var pre = context.Hook(Hooks.MlpPre(l), x.matmul(w[B("mlp.W_in")]));                                     // [batch, pos, dMlp]
+                post = context.Hook(Hooks.MlpPost(l), Layers.Gelu(pre, config.PlainActivation));
             }
-            var mlp = context.Hook(Hooks.MlpOut(l), Ops.MatMul(post, layer.WOut));                                       // [batch, pos, dModel]
-            residual = context.Hook(Hooks.ResidPost(l), Ops.Add(residual, mlp));
+            var mlp = context.Hook(Hooks.MlpOut(l), post.matmul(w[B("mlp.W_out")]));                                      // [batch, pos, dModel]
+            residual = context.Hook(Hooks.ResidPost(l), residual + mlp);
         }
-        var final = context.Hook(Hooks.LnFinal, Ops.RmsNorm(residual, lnFinal, config.RmsNormEpsilon));
-        return Embeddings.Unembed(final, unembed, embed, null);                                                              // [batch, pos, vocab]
+        var final = context.Hook(Hooks.LnFinal, Layers.RmsNorm(residual, w["ln_final.w"], config.RmsNormEpsilon));
+        return Embeddings.Unembed(final, w.Maybe("unembed.W_U"), w["embed.W_E"], null);                                    // [batch, pos, vocab]
     }
 }

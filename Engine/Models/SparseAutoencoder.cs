@@ -1,9 +1,12 @@
 using System.Globalization;
 using System.Text.Json;
-using Verification.Engine.Autodiff;
+using TorchSharp;
+using TorchSharp.Modules;
 using Verification.Engine.Loading;
-using Verification.Engine.Tensors;
+using Verification.Engine.Torch;
 using Verification.Engine.Training;
+using static TorchSharp.torch;
+using HostTensor = Verification.Engine.Tensors.Tensor;
 
 namespace Verification.Engine.Models;
 
@@ -22,7 +25,7 @@ public sealed record SaeStatistics(int DeadLatents, double ExplainedVariance, do
 /// </summary>
 public sealed class SparseAutoencoder
 {
-    public SparseAutoencoder(SaeConfig config, Tensor encoder, Tensor encoderBias, Tensor decoder, Tensor decoderBias)
+    public SparseAutoencoder(SaeConfig config, HostTensor encoder, HostTensor encoderBias, HostTensor decoder, HostTensor decoderBias)
     {
         Config = config;
         Encoder = encoder;         // W_enc [input, latents]
@@ -32,53 +35,99 @@ public sealed class SparseAutoencoder
     }
 
     public SaeConfig Config { get; }
-    public Tensor Encoder { get; }
-    public Tensor EncoderBias { get; }
-    public Tensor Decoder { get; }
-    public Tensor DecoderBias { get; }
+    public HostTensor Encoder { get; }
+    public HostTensor EncoderBias { get; }
+    public HostTensor Decoder { get; }
+    public HostTensor DecoderBias { get; }
 
-    /// <summary>Latent activations f [n, latents] of inputs x [n, input]; on a tape, differentiable.</summary>
-    public Tensor Encode(Tensor x)
+    /// <summary>Latent activations f [n, latents] of inputs x [n, input], on the host.</summary>
+    public HostTensor Encode(HostTensor x)
     {
-        var centred = Config.CentreInput ? Ops.AddBroadcast(x, Ops.Scale(DecoderBias, -1f)) : x;
-        var pre = Ops.Relu(Ops.MatMul(centred, Encoder, bias: EncoderBias));
-        return Config.TopK > 0 ? Ops.TopK(pre, Config.TopK) : pre;
+        if (x.Rank != 2 || x.Shape[1] != Config.InputWidth)
+            throw new ArgumentException($"SAE input must be [rows, {Config.InputWidth}]; got {x.ShapeString}.");
+        using var scope = torch.NewDisposeScope();
+        using var noGrad = torch.no_grad();
+        var device = Devices.Default;
+        return TorchRuntime.ToHost(Encode(TorchRuntime.FromHost(x, device), Weights(device)), "latents");
     }
 
-    public Tensor Decode(Tensor f) => Ops.MatMul(f, Decoder, bias: DecoderBias);
+    /// <summary>Reconstructions x̂ [n, input] of latents f [n, latents], on the host.</summary>
+    public HostTensor Decode(HostTensor f)
+    {
+        using var scope = torch.NewDisposeScope();
+        using var noGrad = torch.no_grad();
+        var device = Devices.Default;
+        return TorchRuntime.ToHost(Decode(TorchRuntime.FromHost(f, device), Weights(device)), "reconstruction");
+    }
+
+    /// <summary>W_enc, b_enc, W_dec, b_dec on a device (fresh copies, owned by the caller's dispose scope).</summary>
+    (Tensor Encoder, Tensor EncoderBias, Tensor Decoder, Tensor DecoderBias) Weights(string device) =>
+        (TorchRuntime.FromHost(Encoder, device), TorchRuntime.FromHost(EncoderBias, device),
+         TorchRuntime.FromHost(Decoder, device), TorchRuntime.FromHost(DecoderBias, device));
+
+    Tensor Encode(Tensor x, (Tensor Encoder, Tensor EncoderBias, Tensor Decoder, Tensor DecoderBias) w)
+    {
+        var centred = Config.CentreInput ? x - w.DecoderBias : x;
+        var pre = nn.functional.relu(Linear.Apply(centred, w.Encoder, w.EncoderBias));   // [n, latents]
+        if (Config.TopK <= 0) return pre;
+        // Top-k: the k largest of each row stay, the others are 0.
+        var (values, indices) = pre.topk(Math.Min(Config.TopK, (int)pre.shape[1]), dim: 1);
+        return torch.zeros_like(pre).scatter(1, indices, values);
+    }
+
+    static Tensor Decode(Tensor f, (Tensor Encoder, Tensor EncoderBias, Tensor Decoder, Tensor DecoderBias) w) =>
+        Linear.Apply(f, w.Decoder, w.DecoderBias);
 
     /// <summary>
     /// Trains on rows of <paramref name="data"/> [n, input] with AdamW: loss = MSE(x̂, x) + L1·mean Σ|f|, decoder rows
     /// renormalised to unit length after every step. Seeded: the same data and seed give the same SAE.
     /// </summary>
-    public static SparseAutoencoder Train(Tensor data, SaeConfig config, int steps = 2000, int batchSize = 256, float learningRate = 3e-3f, int seed = 0,
+    public static SparseAutoencoder Train(HostTensor data, SaeConfig config, int steps = 2000, int batchSize = 256, float learningRate = 3e-3f, int seed = 0,
         IProgress<TrainingProgress>? progress = null)
     {
         if (data.Rank != 2 || data.Shape[1] != config.InputWidth)
             throw new ArgumentException($"SAE data must be [rows, {config.InputWidth}]; got {data.ShapeString}.");
         int n = data.Shape[0], d = config.InputWidth, l = config.Latents;
         var random = new Random(seed);
-        var decoder = Tensor.RandomNormal(random, 1f, l, d);
+        var decoder = HostTensor.RandomNormal(random, 1f, l, d);
         NormaliseRows(decoder);
-        var encoder = Tensor.Transposed(decoder.Data, l, d);
-        var mean = new Tensor(d);
+        var encoder = HostTensor.Transposed(decoder.Data, l, d);
+        var mean = new HostTensor(d);
         for (var r = 0; r < n; r++)
             for (var j = 0; j < d; j++) mean.Data[j] += data.Data[r * d + j] / n;
-        var sae = new SparseAutoencoder(config, encoder, new Tensor(l), decoder, mean);
-        Trainer.Train([sae.Encoder, sae.EncoderBias, sae.Decoder, sae.DecoderBias], step =>
+        var device = Devices.Default;
+        using var rows = TorchRuntime.FromHost(data, device);                               // [n, input]
+        var host = new[] { encoder, new HostTensor(l), decoder, mean };
+        var parameters = host.Select(h => new Parameter(TorchRuntime.FromHost(h, device), requires_grad: true)).ToArray();
+        try
         {
-            var rows = Enumerable.Range(0, batchSize).Select(_ => random.Next(n)).ToArray();
-            var x = Ops.SelectRows(data, rows);
-            var f = sae.Encode(x);
-            var loss = Ops.MeanSquaredError(sae.Decode(f), x);
-            if (config.TopK == 0 && config.L1 > 0) loss = Ops.Add(loss, Ops.Scale(Ops.AbsSum(f), config.L1 / batchSize));
-            return (loss, batchSize);
-        }, new TrainingSettings { Steps = steps, LearningRate = learningRate, WeightDecay = 0f, ClipNorm = 1f, Seed = seed }, progress,
-            afterStep: _ => NormaliseRows(sae.Decoder), reportEvery: Math.Max(1, steps / 10));
-        return sae;
+            var w = (Encoder: (Tensor)parameters[0], EncoderBias: (Tensor)parameters[1], Decoder: (Tensor)parameters[2], DecoderBias: (Tensor)parameters[3]);
+            var sae = new SparseAutoencoder(config, encoder, host[1], decoder, mean);
+            Trainer.Train(parameters, step =>
+            {
+                var picked = torch.tensor(Enumerable.Range(0, batchSize).Select(_ => (long)random.Next(n)).ToArray(), device: torch.device(device));
+                var x = rows.index_select(0, picked);                                      // [batch, input]
+                var f = sae.Encode(x, w);
+                var loss = Losses.MeanSquaredError(Decode(f, w), x);
+                if (config.TopK == 0 && config.L1 > 0) loss = loss + f.abs().sum() * (config.L1 / batchSize);
+                return (loss, batchSize);
+            }, new TrainingSettings { Steps = steps, LearningRate = learningRate, WeightDecay = 0f, ClipNorm = 1f, Seed = seed }, progress,
+                afterStep: _ =>
+                {
+                    // Unit-norm decoder rows; a zero row stays zero.
+                    var norms = w.Decoder.norm(1, keepdim: true);
+                    w.Decoder.div_(torch.where(norms > 0, norms, torch.ones_like(norms)));
+                }, reportEvery: Math.Max(1, steps / 10));
+            for (var i = 0; i < host.Length; i++) TorchRuntime.ToHost(parameters[i], "sae").Data.CopyTo(host[i].Data, 0);
+            return sae;
+        }
+        finally
+        {
+            foreach (var p in parameters) p.Dispose();
+        }
     }
 
-    static void NormaliseRows(Tensor m)
+    static void NormaliseRows(HostTensor m)
     {
         int rows = m.Shape[0], width = m.Shape[1];
         for (var r = 0; r < rows; r++)
@@ -89,7 +138,7 @@ public sealed class SparseAutoencoder
         }
     }
 
-    public SaeStatistics Evaluate(Tensor data)
+    public SaeStatistics Evaluate(HostTensor data)
     {
         var f = Encode(data);
         var reconstruction = Decode(f);
@@ -116,7 +165,7 @@ public sealed class SparseAutoencoder
     public void Save(string path, IReadOnlyDictionary<string, string>? notes = null)
     {
         var metadata = new Dictionary<string, string>(notes ?? new Dictionary<string, string>()) { ["verification.sae"] = JsonSerializer.Serialize(Config) };
-        SafeTensors.Write(path, new Dictionary<string, Tensor> { ["W_enc"] = Encoder, ["b_enc"] = EncoderBias, ["W_dec"] = Decoder, ["b_dec"] = DecoderBias }, metadata);
+        SafeTensors.Write(path, new Dictionary<string, HostTensor> { ["W_enc"] = Encoder, ["b_enc"] = EncoderBias, ["W_dec"] = Decoder, ["b_dec"] = DecoderBias }, metadata);
     }
 
     public static SparseAutoencoder Load(string path)
@@ -130,11 +179,11 @@ public sealed class SparseAutoencoder
     /// <summary>W_enc, b_enc, W_dec and b_dec from a safetensors file, each checked against the config's shapes.</summary>
     static SparseAutoencoder FromFile(SaeConfig config, SafeTensors file, string path, string configName)
     {
-        Tensor Read(string name, params int[] shape)
+        HostTensor Read(string name, params int[] shape)
         {
             var t = file.Read(name);
             if (!t.Shape.AsSpan().SequenceEqual(shape))
-                throw new ModelFileException(path, $"has shape {t.ShapeString} but {configName} needs {Tensor.Format(shape)}", name);
+                throw new ModelFileException(path, $"has shape {t.ShapeString} but {configName} needs {HostTensor.Format(shape)}", name);
             return t;
         }
         return new SparseAutoencoder(config, Read("W_enc", config.InputWidth, config.Latents), Read("b_enc", config.Latents),

@@ -1,4 +1,8 @@
-using Verification.Engine.Tensors;
+using TorchSharp;
+using Verification.Engine.Torch;
+using Verification.Engine.Training;
+using static TorchSharp.torch;
+using HostTensor = Verification.Engine.Tensors.Tensor;
 
 namespace Verification.Engine.Models;
 
@@ -38,7 +42,7 @@ public abstract record ModelConfig
     }
 }
 
-/// <summary>Per-run options: what to cache, what to change, and (for BERT) padding and token types.</summary>
+/// <summary>Per-run options: what to cache, what to change, where and in which precision, and (for BERT) padding and token types.</summary>
 public sealed record RunOptions
 {
     /// <summary>Hook names to cache; "*" caches every hook.</summary>
@@ -55,22 +59,32 @@ public sealed record RunOptions
     /// <summary>[batch][pos] segment ids (BERT); zeros when absent.</summary>
     public int[][]? TokenTypes { get; init; }
 
+    /// <summary>cpu, cuda or cuda:N; null runs on <see cref="Devices.Default"/>.</summary>
+    public string? Device { get; init; }
+
+    /// <summary>Float64 runs the same code in double precision: the engine's slow reference.</summary>
+    public Precision Precision { get; init; }
+
     public static RunOptions CacheAll { get; } = new() { Cache = ["*"] };
 
     public static RunOptions Caching(params string[] hooks) => new() { Cache = hooks };
 }
 
-public sealed record RunResult(Tensor Logits, ActivationCache Cache);
+/// <summary>What a run returns: host copies, so nothing of libtorch outlives the run.</summary>
+public sealed record RunResult(HostTensor Logits, ActivationCache Cache);
 
 /// <summary>
-/// A transformer built from a config and named tensors. <see cref="Run"/> takes token ids [batch][pos] and
-/// returns logits [batch, pos, vocab] and the cached activations.
+/// A transformer built from a config and named tensors, computing on libtorch tensors. <see cref="Run"/> takes token ids
+/// [batch][pos] and returns host copies of the logits [batch, pos, vocab] and the cached activations; <see cref="Logits"/>
+/// returns the torch tensor on the live weights, for a training loss.
 /// </summary>
 public abstract class Transformer
 {
     readonly Lazy<IReadOnlyList<string>> hookNames;
+    readonly Dictionary<(string Device, Precision Precision), WeightSet> weightSets = [];
+    readonly object weightsLock = new();
 
-    protected Transformer(ModelConfig config, IReadOnlyDictionary<string, Tensor> parameters, string source)
+    protected Transformer(ModelConfig config, IReadOnlyDictionary<string, HostTensor> parameters, string source)
     {
         config.Validate();
         Config = config;
@@ -79,14 +93,16 @@ public abstract class Transformer
         hookNames = new Lazy<IReadOnlyList<string>>(() =>
         {
             var context = new HookContext(computeResult: true);
-            Forward(context, [[0, 0]], new RunOptions());
+            using var scope = torch.NewDisposeScope();
+            using var noGrad = torch.no_grad();
+            Forward(context, WeightsOn(Devices.Default, Precision.Float32), TorchRuntime.Ids([[0, 0]], Devices.Default), new RunOptions());
             return context.Visited.Distinct().Append(Models.Hooks.Logits).ToList();
         });
     }
 
     public ModelConfig Config { get; }
 
-    /// <summary>The model's tensors by name (TransformerLens's names; matrices laid out as x·W).</summary>
+    /// <summary>The model's tensors by name on the host (TransformerLens's names; matrices laid out as x·W).</summary>
     public ParameterSet Parameters { get; }
 
     /// <summary>Where the weights came from (a file, or a zoo builder).</summary>
@@ -95,31 +111,103 @@ public abstract class Transformer
     /// <summary>Every hook name, in the order one forward pass visits them (hook_result included).</summary>
     public IReadOnlyList<string> HookNames => hookNames.Value;
 
-    public Tensor Parameter(string name) => Parameters.TryGetValue(name, out var t)
+    public HostTensor Parameter(string name) => Parameters.TryGetValue(name, out var t)
         ? t
         : throw new KeyNotFoundException($"{Source} has no tensor '{name}'.");
+
+    /// <summary>The weights on a device in a precision, copied from <see cref="Parameters"/> on first use.</summary>
+    public WeightSet WeightsOn(string device, Precision precision)
+    {
+        lock (weightsLock)
+        {
+            if (!weightSets.TryGetValue((device, precision), out var set))
+                weightSets[(device, precision)] = set = new WeightSet(Parameters, device, precision);
+            return set;
+        }
+    }
+
+    /// <summary>The float32 weights on the default device: the ones <see cref="Train"/> updates and <see cref="Logits"/> reads.</summary>
+    public WeightSet Live => WeightsOn(Devices.Default, Precision.Float32);
 
     public RunResult Run(int[][] tokens, RunOptions? options = null)
     {
         options ??= new RunOptions();
         ValidateTokens(tokens, options);
+        var device = options.Device is { } named ? Devices.Check(named, "RunOptions.Device") : Devices.Default;
+        var weights = WeightsOn(device, options.Precision);
         var context = new HookContext(options.Cache, options.Interventions, options.ComputeResult);
-        var logits = Forward(context, tokens, options);
+        // One dispose scope per run: every intermediate is freed here; what leaves is copied to the host.
+        using var scope = torch.NewDisposeScope();
+        using var noGrad = torch.no_grad();
+        var logits = Forward(context, weights, TorchRuntime.Ids(tokens, device), options);
         context.CheckAllUsed();
-        var cache = context.Cache;
-        if (context.Caches(Models.Hooks.Logits))
-        {
-            var all = cache.ToDictionary(kv => kv.Key, kv => kv.Value);
-            all[Models.Hooks.Logits] = logits;
-            cache = new ActivationCache(all);
-        }
-        return new RunResult(logits, cache);
+        var hostLogits = context.Cached(Models.Hooks.Logits) ?? TorchRuntime.ToHost(logits, Models.Hooks.Logits);
+        if (context.Caches(Models.Hooks.Logits)) context.Store(Models.Hooks.Logits, hostLogits);
+        return new RunResult(hostLogits, context.Cache);
     }
 
     public RunResult Run(int[] tokens, RunOptions? options = null) => Run([tokens], options);
 
-    /// <summary>The forward pass; logits [batch, pos, vocab]. Runs on a tape when one records.</summary>
-    protected internal abstract Tensor Forward(HookContext context, int[][] tokens, RunOptions options);
+    /// <summary>
+    /// Logits [batch, pos, vocab] on the live weights, as a torch tensor that records gradients when training: for a loss.
+    /// The caller owns the dispose scope (the training loop opens one per step).
+    /// </summary>
+    public Tensor Logits(int[][] tokens, RunOptions? options = null)
+    {
+        options ??= new RunOptions();
+        ValidateTokens(tokens, options);
+        var context = new HookContext(options.Cache, options.Interventions, options.ComputeResult);
+        var logits = Forward(context, Live, TorchRuntime.Ids(tokens, Live.Device), options);
+        context.CheckAllUsed();
+        return logits;
+    }
+
+    /// <summary>The forward pass on weights <paramref name="w"/>; ids [batch, pos] int64 → logits [batch, pos, vocab].</summary>
+    protected internal abstract Tensor Forward(HookContext context, WeightSet w, Tensor ids, RunOptions options);
+
+    /// <summary>
+    /// Trains every parameter with <see cref="Trainer"/> on the live weights; the host <see cref="Parameters"/> are brought
+    /// up to date before each <paramref name="afterStep"/> (a checkpoint reads them) and at the end.
+    /// </summary>
+    /// <param name="lossAt">The loss of step s (1-based), computed from <see cref="Logits"/> (or the family's own heads), and its token count.</param>
+    public IReadOnlyList<TrainingProgress> Train(Func<int, (Tensor Loss, int Tokens)> lossAt, TrainingSettings settings,
+        IProgress<TrainingProgress>? progress = null, Action<int>? afterStep = null)
+    {
+        var live = Live;
+        lock (weightsLock)
+        {
+            // Copies in other devices or precisions would go stale: they are made again when next asked for.
+            foreach (var key in weightSets.Keys.Where(k => weightSets[k] != live).ToList())
+            {
+                weightSets[key].Dispose();
+                weightSets.Remove(key);
+            }
+        }
+        var parameters = live.Tensors.Values.ToList();
+        foreach (var p in parameters) p.requires_grad = true;
+        try
+        {
+            return Trainer.Train(parameters, lossAt, settings, progress, afterStep: afterStep is null ? null : step =>
+            {
+                CopyToHost(live);
+                afterStep(step);
+            });
+        }
+        finally
+        {
+            foreach (var p in parameters) p.requires_grad = false;
+            CopyToHost(live);
+        }
+    }
+
+    void CopyToHost(WeightSet weights)
+    {
+        foreach (var (name, t) in weights.Tensors)
+        {
+            var host = TorchRuntime.ToHost(t, name);
+            host.Data.CopyTo(Parameters[name].Data, 0);
+        }
+    }
 
     void ValidateTokens(int[][] tokens, RunOptions options)
     {
@@ -163,6 +251,4 @@ public abstract class Transformer
         return [.. tokens.Skip(prompt.Length)];
     }
 
-    /// <summary>Token ids flattened batch-major: [batch·pos].</summary>
-    protected static int[] Flatten(int[][] tokens) => [.. tokens.SelectMany(t => t)];
 }

@@ -4,9 +4,9 @@ using System.Text;
 namespace Verification.Engine.Tensors;
 
 /// <summary>
-/// A float32 tensor: contiguous, row-major, with a shape. <see cref="Data"/> holds exactly
-/// product(<see cref="Shape"/>) values. When recorded on a <see cref="Autodiff.Tape"/>, <see cref="Grad"/>
-/// receives d(loss)/d(this).
+/// A host float32 array with a shape: contiguous, row-major, <see cref="Data"/> holding exactly product(<see cref="Shape"/>)
+/// values. What leaves the engine (parameters, cached activations, logits) is one of these; the engine computes on
+/// libtorch tensors (<see cref="Torch.TorchRuntime.ToHost"/> and <see cref="Torch.TorchRuntime.FromHost"/> copy between them).
 /// </summary>
 public sealed class Tensor
 {
@@ -31,12 +31,6 @@ public sealed class Tensor
     public int Rank => Shape.Length;
 
     public int Size => Data.Length;
-
-    /// <summary>A parameter or input whose gradient is wanted when a tape records.</summary>
-    public bool RequiresGrad { get; set; }
-
-    /// <summary>d(loss)/d(this) after <see cref="Autodiff.Tape.Backward"/>; null until then.</summary>
-    public Tensor? Grad { get; set; }
 
     /// <summary>A name for messages (parameter name, hook name).</summary>
     public string? Name { get; set; }
@@ -96,9 +90,6 @@ public sealed class Tensor
     }
 
     public Tensor Clone() => new((float[])Data.Clone(), Shape) { Name = Name };
-
-    /// <summary>The gradient buffer, created (zero) on first use.</summary>
-    public Tensor GradBuffer() => Grad ??= new Tensor(Shape);
 
     public int Offset(int[] index)
     {

@@ -58,6 +58,26 @@ public static class TorchRuntime
         return new Tensors.Tensor(values, [.. x.shape.Select(d => checked((int)d))]) { Name = name };
     }
 
+    /// <summary>A host tensor on a device in a precision (a fresh copy; nothing is shared with the host array).</summary>
+    public static torch.Tensor FromHost(Tensors.Tensor t, string device, Precision precision = Precision.Float32)
+    {
+        EnsureLoaded();
+        using var cpu = torch.tensor(t.Data, [.. t.Shape.Select(d => (long)d)], torch.ScalarType.Float32);
+        return cpu.to(DType(precision), torch.device(device));
+    }
+
+    /// <summary>Token ids [batch][pos] as an int64 tensor [batch, pos] on a device.</summary>
+    public static torch.Tensor Ids(int[][] tokens, string device)
+    {
+        EnsureLoaded();
+        var flat = new long[tokens.Length * tokens[0].Length];
+        for (var b = 0; b < tokens.Length; b++)
+            for (var p = 0; p < tokens[b].Length; p++) flat[b * tokens[0].Length + p] = tokens[b][p];
+        return torch.tensor(flat, [tokens.Length, tokens[0].Length], torch.ScalarType.Int64, torch.device(device));
+    }
+
+    public static torch.ScalarType DType(Precision precision) => precision == Precision.Float64 ? torch.ScalarType.Float64 : torch.ScalarType.Float32;
+
     /// <summary>The copy this process loads.</summary>
     public static string BuiltGlueLibrary => Path.Combine(AppContext.BaseDirectory, GlueLibrary);
 }

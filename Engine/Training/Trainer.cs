@@ -1,6 +1,7 @@
 using System.Diagnostics;
-using Verification.Engine.Autodiff;
-using Verification.Engine.Tensors;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
 
 namespace Verification.Engine.Training;
 
@@ -31,52 +32,48 @@ public sealed record TrainingProgress(int Step, int Steps, double Loss, double G
 }
 
 /// <summary>
-/// The training loop: for each step, the loss on a tape, backward, gradient clipping, an AdamW step. The data and the
-/// loss come from the caller, so one loop trains every zoo model.
+/// The training loop: for each step, the loss, backward through libtorch's autograd, gradient clipping, a
+/// <c>torch.optim.AdamW</c> step. The data and the loss come from the caller, so one loop trains every zoo model and SAE.
 /// </summary>
 public static class Trainer
 {
-    /// <param name="lossAt">The loss of step s (1-based) and the number of tokens it saw, computed on the current tape.</param>
-    /// <param name="afterStep">Called after each step (checkpoints, evaluations); the tape is off then.</param>
-    public static IReadOnlyList<TrainingProgress> Train(IReadOnlyList<Tensor> parameters, Func<int, (Tensor Loss, int Tokens)> lossAt,
+    /// <param name="parameters">Leaf tensors with requires_grad set: they are updated in place.</param>
+    /// <param name="lossAt">The loss of step s (1-based) and the number of tokens it saw.</param>
+    /// <param name="afterStep">Called after each step (checkpoints, evaluations, renormalisation), without gradient recording.</param>
+    public static IReadOnlyList<TrainingProgress> Train(IReadOnlyList<Parameter> parameters, Func<int, (Tensor Loss, int Tokens)> lossAt,
         TrainingSettings settings, IProgress<TrainingProgress>? progress = null, Action<int>? afterStep = null, int reportEvery = 50)
     {
-        var optimizer = new AdamW(parameters, settings.LearningRate, settings.Beta1, settings.Beta2, weightDecay: settings.WeightDecay);
+        if (parameters.Count == 0) throw new ArgumentException("Nothing to train: no parameters given.", nameof(parameters));
+        if (parameters.FirstOrDefault(p => !p.requires_grad) is { } frozen)
+            throw new ArgumentException($"A parameter of shape [{string.Join(", ", frozen.shape)}] does not require gradients.", nameof(parameters));
+        using var optimizer = torch.optim.AdamW(parameters, settings.LearningRate, settings.Beta1, settings.Beta2, eps: 1e-8,
+            weight_decay: settings.WeightDecay);
         var history = new List<TrainingProgress>();
         var watch = Stopwatch.StartNew();
         long tokens = 0;
         for (var step = 1; step <= settings.Steps; step++)
         {
-            optimizer.LearningRate = settings.RateAt(step);
-            double lossValue;
-            float norm;
-            using (var tape = Tape.Record())
+            foreach (var group in optimizer.ParamGroups) group.LearningRate = settings.RateAt(step);
+            double lossValue, norm;
+            // One dispose scope per step: the step's activations and gradients' intermediates go with it.
+            using (var scope = torch.NewDisposeScope())
             {
+                optimizer.zero_grad();
                 var (loss, seen) = lossAt(step);
                 tokens += seen;
-                lossValue = loss.Data[0];
+                lossValue = loss.item<float>();
                 if (!double.IsFinite(lossValue))
                     throw new InvalidOperationException($"The loss became {lossValue} at step {step}: lower the learning rate or check the data.");
-                tape.Backward(loss);
+                loss.backward();
+                norm = settings.ClipNorm > 0 ? nn.utils.clip_grad_norm_(parameters, settings.ClipNorm) : double.NaN;
+                optimizer.step();
             }
-            norm = settings.ClipNorm > 0 ? optimizer.ClipGradNorm(settings.ClipNorm) : float.NaN;
-            optimizer.Step();
-            optimizer.ZeroGrad();
             var report = new TrainingProgress(step, settings.Steps, lossValue, norm, tokens / watch.Elapsed.TotalSeconds, watch.Elapsed);
             history.Add(report);
             if (step % reportEvery == 0 || step == settings.Steps) progress?.Report(report);
-            afterStep?.Invoke(step);
+            if (afterStep is not null)
+                using (torch.no_grad()) afterStep(step);
         }
         return history;
-    }
-
-    /// <summary>Next-token cross-entropy of logits [batch, pos, vocab] against the tokens shifted by one.</summary>
-    public static Tensor NextTokenLoss(Tensor logits, int[][] tokens)
-    {
-        int batch = logits.Shape[0], pos = logits.Shape[1], vocab = logits.Shape[2];
-        var targets = new int[batch * pos];
-        for (var b = 0; b < batch; b++)
-            for (var p = 0; p < pos; p++) targets[b * pos + p] = p + 1 < pos ? tokens[b][p + 1] : Ops.IgnoreIndex;
-        return Ops.CrossEntropy(Ops.Reshape(logits, batch * pos, vocab), targets);
     }
 }

@@ -113,16 +113,17 @@ public static class ContextModel
         var targets = new int[stories.Count * length];
         for (var b = 0; b < stories.Count; b++)
             for (var p = 0; p < length; p++)
-                targets[b * length + p] = p + 1 < stories[b].Tokens.Length ? index[stories[b].Tokens[p + 1]] : Ops.IgnoreIndex;
+                targets[b * length + p] = p + 1 < stories[b].Tokens.Length ? index[stories[b].Tokens[p + 1]] : Engine.Training.Losses.IgnoreIndex;
         return (tokens, targets);
     }
 
-    public static Tensor Loss(Gpt2Model model, IReadOnlyList<Story> batch)
+    /// <summary>The loss of one batch on the live weights: cross-entropy of the next token over the corpus vocabulary.</summary>
+    public static TorchSharp.torch.Tensor Loss(Gpt2Model model, IReadOnlyList<Story> batch)
     {
         var (tokens, targets) = Pad(batch);
         var final = model.Encode(new HookContext(), tokens);                                                  // [batch, pos, dModel]
-        var logits = model.CandidateLogits(Ops.Reshape(final, tokens.Length * tokens[0].Length, Config.ModelWidth), CorpusVocabulary);
-        return Ops.CrossEntropy(logits, targets);
+        var logits = model.CandidateLogits(final.reshape(tokens.Length * tokens[0].Length, Config.ModelWidth), CorpusVocabulary);
+        return Engine.Training.Losses.CrossEntropy(logits, targets);
     }
 
     public static Gpt2Model Train(string folder, TrainingSettings? settings = null, IProgress<TrainingProgress>? progress = null)
@@ -130,7 +131,7 @@ public static class ContextModel
         settings ??= Settings;
         var parameters = TrainedZoo.InitialiseForCorpus(Config, settings.Seed, CorpusVocabulary);
         var model = new Gpt2Model(Config, parameters, $"zoo: {Name} (trained by Fixtures/Zoo/ContextModel.cs)");
-        Trainer.Train([.. model.Parameters.Values], step =>
+        model.Train(step =>
         {
             var batch = Batch(settings.Seed, step);
             return (Loss(model, batch), batch.Sum(s => s.Tokens.Length));
@@ -163,7 +164,7 @@ public static class ContextModel
             {
                 var offset = p * vocab;
                 var restricted = CorpusVocabulary.Select(id => logits.Data[offset + id]).ToArray();
-                var loss = -Ops.LogSoftmaxAt(restricted, Array.IndexOf(CorpusVocabulary, s.Tokens[p + 1]));
+                var loss = -Engine.Training.Losses.LogSoftmaxAt(restricted, Array.IndexOf(CorpusVocabulary, s.Tokens[p + 1]));
                 if (s.LookedUp[p]) { lookedUp += loss; nLookedUp++; }
                 else { other += loss; nOther++; }
             }

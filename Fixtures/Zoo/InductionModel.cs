@@ -63,10 +63,10 @@ public static class InductionModel
         Directory.CreateDirectory(folder);
         void Save(int step) => Checkpoint.Save(model, Path.Combine(folder, FileName(step, settings.Steps)), Notes(settings, step));
         if (checkpointSteps.Contains(0)) Save(0);
-        Trainer.Train([.. model.Parameters.Values], step =>
+        model.Train(step =>
         {
             var batch = Batch(settings.Seed, step);
-            return (Trainer.NextTokenLoss(model.Run(batch).Logits, batch), batch.Length * SequenceLength);
+            return (Losses.NextToken(model.Logits(batch), batch), batch.Length * SequenceLength);
         }, settings, progress, afterStep: step =>
         {
             if (checkpointSteps.Contains(step)) Save(step);

@@ -91,18 +91,18 @@ public static class NegationModel
     }
 
     /// <summary>The loss of one batch: cross-entropy of the masked word over the corpus vocabulary.</summary>
-    public static Tensor Loss(BertModel model, NegationSentence[] batch)
+    public static TorchSharp.torch.Tensor Loss(BertModel model, NegationSentence[] batch)
     {
         var (tokens, mask) = Pad([.. batch.Select(s => s.Tokens)]);
         var options = new RunOptions { AttentionMask = mask };
         var hidden = model.Encode(new HookContext(), tokens, options);                                   // [batch, pos, dModel]
         var length = tokens[0].Length;
-        var rows = Ops.SelectRows(Ops.Reshape(hidden, batch.Length * length, Config.ModelWidth),
-            [.. batch.Select((s, b) => b * length + s.MaskPosition)]);                                    // [batch, dModel]
+        var masked = TorchSharp.torch.tensor(batch.Select((s, b) => (long)(b * length + s.MaskPosition)).ToArray(), device: hidden.device);
+        var rows = hidden.reshape(batch.Length * length, Config.ModelWidth).index_select(0, masked);      // [batch, dModel]
         var candidates = CorpusVocabulary;
         var logits = model.MaskedLanguageModelLogits(new HookContext(), rows, candidates);               // [batch, candidates]
         var targets = batch.Select(s => Array.IndexOf(candidates, s.Liked ? LikedId : HatedId)).ToArray();
-        return Ops.CrossEntropy(logits, targets);
+        return Losses.CrossEntropy(logits, targets);
     }
 
     /// <summary>Trains from scratch: embedding rows of words outside the corpus start at zero and stay there.</summary>
@@ -111,7 +111,7 @@ public static class NegationModel
         settings ??= Settings;
         var parameters = TrainedZoo.InitialiseForCorpus(Config, settings.Seed, CorpusVocabulary);
         var model = new BertModel(Config, parameters, $"zoo: {Name} (trained by Fixtures/Zoo/NegationModel.cs)");
-        Trainer.Train([.. model.Parameters.Values], step =>
+        model.Train(step =>
         {
             var batch = Batch(settings.Seed, step);
             return (Loss(model, batch), batch.Sum(s => s.Tokens.Length));

@@ -184,10 +184,10 @@ public static class RulesModel
     {
         settings ??= Settings;
         var model = new AttentionOnlyModel(Config, ParameterLayout.InitialiseLikePyTorch(Config, settings.Seed), $"zoo: {Name} (trained by Fixtures/Zoo/RulesModel.cs)");
-        Trainer.Train([.. model.Parameters.Values], step =>
+        model.Train(step =>
         {
             var batch = Batch(settings.Seed, step);
-            return (Trainer.NextTokenLoss(model.Run(batch).Logits, batch), batch.Length * SequenceLength);
+            return (Losses.NextToken(model.Logits(batch), batch), batch.Length * SequenceLength);
         }, settings, progress);
         Directory.CreateDirectory(folder);
         Checkpoint.Save(model, Path.Combine(folder, "final.safetensors"), new Dictionary<string, string>

@@ -1,0 +1,49 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+using HostTensor = Verification.Engine.Tensors.Tensor;
+
+namespace Verification.Engine.Torch;
+
+/// <summary>Whether a run computes in float32 (the engine's precision) or float64 (its slow reference).</summary>
+public enum Precision
+{
+    Float32,
+    Float64,
+}
+
+/// <summary>
+/// A model's named tensors on one device in one dtype, copied from the host parameters: what a forward pass reads.
+/// The float32 set on the training device is the live one that training updates (<see cref="Models.Transformer.Train"/>).
+/// </summary>
+public sealed class WeightSet : IDisposable
+{
+    readonly Dictionary<string, Parameter> tensors = [];
+
+    public WeightSet(IEnumerable<KeyValuePair<string, HostTensor>> parameters, string device, Precision precision)
+    {
+        TorchRuntime.EnsureLoaded();
+        Device = device;
+        Precision = precision;
+        // Parameters (leaf tensors), so the optimizer can take the live set as it is; no gradients until training asks.
+        foreach (var (name, p) in parameters) tensors[name] = new Parameter(TorchRuntime.FromHost(p, device, precision), requires_grad: false);
+    }
+
+    public string Device { get; }
+
+    public Precision Precision { get; }
+
+    public ScalarType DType => TorchRuntime.DType(Precision);
+
+    public Tensor this[string name] => tensors.TryGetValue(name, out var t) ? t : throw new KeyNotFoundException($"No tensor '{name}' on {Device}.");
+
+    public Tensor? Maybe(string name) => tensors.GetValueOrDefault(name);
+
+    public IReadOnlyDictionary<string, Parameter> Tensors => tensors;
+
+    public void Dispose()
+    {
+        foreach (var t in tensors.Values) t.Dispose();
+        tensors.Clear();
+    }
+}
