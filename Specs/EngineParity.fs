@@ -34,6 +34,19 @@ let ``each family's float32 run agrees with its float64 run at every hook`` (fam
         worst <- max worst (fst (maxAbsDiff (finite b.Data) (finite a.Data)))
     log (sprintf "%s: %d hooks, largest |float32 − float64| %.2g" family single.Cache.Count worst)
 
+[<TestCaseSource(nameof families)>]
+let ``fused attention, used when no hook needs the pattern, gives what the explicit softmax gives`` (family: string) =
+    let m = Hooks.model family
+    let zs = [| for l in 0 .. m.Config.LayerCount - 1 -> Hooks.Z l |]
+    let patterns = [| for l in 0 .. m.Config.LayerCount - 1 -> Hooks.Pattern l |]
+    // Padding in BERT's second item, so its key mask goes through the fused kernel too.
+    let mask = if family = "bert" then [| Array.create 8 true; Array.init 8 (fun i -> i < 5) |] else null
+    let fused = m.Run(Hooks.tokens, RunOptions(Cache = zs, AttentionMask = mask))
+    let explicitRun = m.Run(Hooks.tokens, RunOptions(Cache = Array.append zs patterns, AttentionMask = mask))
+    for hook in zs do
+        assertClose hook 1e-5 1e-5 (toDoubles explicitRun.Cache.[hook]) (toDoubles fused.Cache.[hook])
+    assertClose "logits" 1e-5 1e-5 (toDoubles explicitRun.Logits) (toDoubles fused.Logits)
+
 [<Test>]
 let ``masked attention entries are exactly zero and a fully masked row is all zeros`` () =
     let bert = Hooks.model "bert"

@@ -86,6 +86,20 @@ let ``training a model updates its host parameters, which a checkpoint after eac
     Assert.That(model.Live.Tensors.Values |> Seq.forall (fun p -> not p.requires_grad), "no parameter still records gradients")
 
 [<Test>]
+let ``weights first asked for inside a dispose scope outlive it`` () =
+    // A model's device weights are made on first use, which may be inside a training step's scope or the hook-name probe.
+    let fresh () = ParameterLayout.Create(AttentionOnlyConfig(VocabularySize = 16, ContextLength = 8, ModelWidth = 16, LayerCount = 1, HeadCount = 2), seed = 3)
+    let batch = [| [| 1; 2; 3; 4 |] |]
+    let first = fresh ()
+    Assert.That(first.HookNames, Does.Contain(Hooks.Pattern 0))
+    Assert.That(first.Run(batch).Logits.Size, eq (4 * 16), "a run after the hook names were listed")
+    let second = fresh ()
+    do
+        use scope = torch.NewDisposeScope()
+        second.Logits(batch).sum().item<float32>() |> ignore
+    Assert.That(second.Run(batch).Logits.Size, eq (4 * 16), "a run after logits were taken inside a scope")
+
+[<Test>]
 let ``a loss that stops being finite ends training with the step and what to do`` () =
     let p = parameter (Tensor.Full(1.0f, 3))
     let error =

@@ -52,18 +52,33 @@ public static class Attention
             k = context.Hook(Hooks.RotK(layer), Rotary.Apply(k, s.RotaryDim, s.RotaryTheta, s.RotaryLayout));
         }
         var groups = heads / kvHeads;
-        var qh = q.permute(0, 2, 1, 3);                                          // [batch, head, pos, dHead]
-        var kh = RepeatKeyValues(k, groups).permute(0, 2, 1, 3);                  // [batch, head, pos, dHead]
-        var vh = RepeatKeyValues(v, groups).permute(0, 2, 1, 3);                  // [batch, head, pos, dHead]
+        // Contiguous, so the kernels below see one memory layout whether or not an intervention replaced q, k or v.
+        var qh = q.permute(0, 2, 1, 3).contiguous();                             // [batch, head, pos, dHead]
+        var kh = RepeatKeyValues(k, groups).permute(0, 2, 1, 3).contiguous();     // [batch, head, pos, dHead]
+        var vh = RepeatKeyValues(v, groups).permute(0, 2, 1, 3).contiguous();     // [batch, head, pos, dHead]
 
-        var scores = qh.matmul(kh.transpose(-1, -2)) * (1.0 / Math.Sqrt(dHead)); // [batch, head, query, key]
-        scores = context.Hook(Hooks.AttnScores(layer), MaskScores(scores, s.Causal, keyMask));
-        var pattern = scores.softmax(-1);
-        // A row with every key masked is all −∞; its softmax is NaN in libtorch, and no weight at all here.
-        if (keyMask is not null) pattern = pattern.nan_to_num(0.0);
-        pattern = context.Hook(Hooks.Pattern(layer), pattern);                  // [batch, head, query, key]
-
-        var z = context.Hook(Hooks.Z(layer), pattern.matmul(vh).permute(0, 2, 1, 3)); // [batch, pos, head, dHead]
+        Tensor weighted;                                                          // [batch, head, pos, dHead]
+        if (context.Needs(Hooks.AttnScores(layer)) || context.Needs(Hooks.Pattern(layer)))
+        {
+            var scores = qh.matmul(kh.transpose(-1, -2)) * (1.0 / Math.Sqrt(dHead)); // [batch, head, query, key]
+            scores = context.Hook(Hooks.AttnScores(layer), MaskScores(scores, s.Causal, keyMask));
+            var pattern = scores.softmax(-1);
+            // A row with every key masked is all −∞; its softmax is NaN in libtorch, and no weight at all here.
+            if (keyMask is not null) pattern = pattern.nan_to_num(0.0);
+            pattern = context.Hook(Hooks.Pattern(layer), pattern);              // [batch, head, query, key]
+            weighted = pattern.matmul(vh);
+        }
+        else
+        {
+            // Nobody looks at the scores or the pattern: libtorch's fused attention computes the same softmax(q·kᵀ/√d)·v
+            // without materialising them (EngineParity compares the two paths).
+            context.Pass(Hooks.AttnScores(layer));
+            context.Pass(Hooks.Pattern(layer));
+            using var allowed = keyMask?.view(keyMask.shape[0], 1, 1, keyMask.shape[1]);
+            weighted = nn.functional.scaled_dot_product_attention(qh, kh, vh, allowed, 0.0, s.Causal && keyMask is null);
+            if (keyMask is not null) weighted = weighted.nan_to_num(0.0);
+        }
+        var z = context.Hook(Hooks.Z(layer), weighted.permute(0, 2, 1, 3));    // [batch, pos, head, dHead]
         Tensor output;
         var wO = w[Name("W_O")];
         if (context.WantsResult(layer))

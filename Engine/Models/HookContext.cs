@@ -75,6 +75,15 @@ public sealed class HookContext
         return activation;
     }
 
+    /// <summary>
+    /// Whether a hook's activation must exist in this run: it is cached or intervened on. Attention skips materialising
+    /// hook_attn_scores and hook_pattern (a fused kernel) when neither is.
+    /// </summary>
+    public bool Needs(string name) => Caches(name) || interventions.ContainsKey(name);
+
+    /// <summary>Records that the forward pass went past a hook whose activation it did not make (see <see cref="Needs"/>).</summary>
+    public void Pass(string name) => visited.Add(name);
+
     /// <summary>A hook's cached host copy, if this run cached it.</summary>
     public HostTensor? Cached(string name) => cache.GetValueOrDefault(name);
 

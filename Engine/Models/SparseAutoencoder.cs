@@ -98,7 +98,7 @@ public sealed class SparseAutoencoder
         var device = Devices.Default;
         using var rows = TorchRuntime.FromHost(data, device);                               // [n, input]
         var host = new[] { encoder, new HostTensor(l), decoder, mean };
-        var parameters = host.Select(h => new Parameter(TorchRuntime.FromHost(h, device), requires_grad: true)).ToArray();
+        var parameters = host.Select(h => (Parameter)new Parameter(TorchRuntime.FromHost(h, device), requires_grad: true).DetachFromDisposeScope()).ToArray();
         try
         {
             var w = (Encoder: (Tensor)parameters[0], EncoderBias: (Tensor)parameters[1], Decoder: (Tensor)parameters[2], DecoderBias: (Tensor)parameters[3]);

@@ -53,7 +53,8 @@ public static class TorchRuntime
     public static Tensors.Tensor ToHost(torch.Tensor x, string name)
     {
         using var host = x.detach().to(torch.CPU).to(torch.ScalarType.Float32).contiguous();
-        var values = new float[host.numel()];
+        // Every value is written below: no need to zero a logits array of hundreds of megabytes first.
+        var values = GC.AllocateUninitializedArray<float>(checked((int)host.numel()));
         System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(host.bytes).CopyTo(values);
         return new Tensors.Tensor(values, [.. x.shape.Select(d => checked((int)d))]) { Name = name };
     }

@@ -26,7 +26,13 @@ public sealed class WeightSet : IDisposable
         Device = device;
         Precision = precision;
         // Parameters (leaf tensors), so the optimizer can take the live set as it is; no gradients until training asks.
-        foreach (var (name, p) in parameters) tensors[name] = new Parameter(TorchRuntime.FromHost(p, device, precision), requires_grad: false);
+        // They outlive whatever dispose scope is open when a run first asks for them (a training step's, a run's).
+        foreach (var (name, p) in parameters)
+        {
+            var parameter = new Parameter(TorchRuntime.FromHost(p, device, precision), requires_grad: false);
+            parameter.DetachFromDisposeScope();
+            tensors[name] = parameter;
+        }
     }
 
     public string Device { get; }
