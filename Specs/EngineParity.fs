@@ -47,6 +47,16 @@ let ``fused attention, used when no hook needs the pattern, gives what the expli
         assertClose hook 1e-5 1e-5 (toDoubles explicitRun.Cache.[hook]) (toDoubles fused.Cache.[hook])
     assertClose "logits" 1e-5 1e-5 (toDoubles explicitRun.Logits) (toDoubles fused.Logits)
 
+[<TestCaseSource(nameof families)>]
+let ``logits written straight into the host array equal the ones libtorch returns`` (family: string) =
+    let m = Hooks.model family
+    let host = m.Run(Hooks.tokens).Logits
+    use scope = TorchSharp.torch.NewDisposeScope()
+    use noGrad = TorchSharp.torch.no_grad()
+    let returned = TorchRuntime.ToHost(m.Logits Hooks.tokens, "logits")
+    Assert.That(host.Shape, eq returned.Shape)
+    assertClose "logits" 1e-6 1e-6 (toDoubles returned) (toDoubles host)
+
 [<Test>]
 let ``masked attention entries are exactly zero and a fully masked row is all zeros`` () =
     let bert = Hooks.model "bert"

@@ -17,8 +17,8 @@ let private parameter (t: Tensor) = new Modules.Parameter(TorchRuntime.FromHost(
 [<Test>]
 let ``the training loop's AdamW step with weight decay and gradient clipping matches PyTorch 1 13's over five steps`` () =
     // PyTorch's torch.optim.AdamW(lr 0.01, weight_decay 0.1) after clip_grad_norm_(1.0) on five given gradients
-    // (Fixtures/Golden/make_ops.py). The loss Σ p·g has gradient g, so the loop sees exactly those gradients.
-    let file = GoldenFiles.Ops
+    // (Fixtures/Golden/make_adamw.py). The loss Σ p·g has gradient g, so the loop sees exactly those gradients.
+    let file = GoldenFiles.AdamW
     let grads = file.Read "adamw.grads"
     let p = parameter (file.Read "adamw.p0")
     let settings = TrainingSettings(Steps = 5, LearningRate = 0.01f, WeightDecay = 0.1f, ClipNorm = 1.0f)

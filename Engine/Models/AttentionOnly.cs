@@ -67,6 +67,6 @@ public sealed class AttentionOnlyModel : Transformer
         }
         if (config.UseLayerNorm)
             residual = context.Hook(Hooks.LnFinal, Layers.LayerNorm(residual, w["ln_final.w"], w["ln_final.b"], config.LayerNormEpsilon));
-        return Embeddings.Unembed(residual, w["unembed.W_U"], w["embed.W_E"], w.Maybe("unembed.b_U"));            // [batch, pos, vocab]
+        return Embeddings.Unembed(context, residual, w["unembed.W_U"], w["embed.W_E"], w.Maybe("unembed.b_U"));            // [batch, pos, vocab]
     }
 }

@@ -105,7 +105,7 @@ public sealed class BertModel : Transformer
     }
 
     Tensor MaskedLanguageModelHead(HookContext context, WeightSet w, Tensor hidden) =>
-        Embeddings.Unembed(MaskedLanguageModelTransform(context, w, hidden), null, w["embed.W_E"], w["unembed.b_U"]);
+        Embeddings.Unembed(context, MaskedLanguageModelTransform(context, w, hidden), null, w["embed.W_E"], w["unembed.b_U"]);
 
     /// <summary>The MLM head before its decoder: LayerNorm(gelu(hidden·W + b)) [..., dModel].</summary>
     Tensor MaskedLanguageModelTransform(HookContext context, WeightSet w, Tensor hidden)

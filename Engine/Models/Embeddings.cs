@@ -25,9 +25,26 @@ internal static class Embeddings
     public static Tensor Positions(Tensor ids, Tensor table) =>
         table[..(int)ids.shape[1]].unsqueeze(0).expand(ids.shape[0], ids.shape[1], table.shape[1]);
 
-    /// <summary>x [batch, pos, dModel] → logits [batch, pos, vocab], through W_U [dModel, vocab] or tied W_E [vocab, dModel].</summary>
-    public static Tensor Unembed(Tensor x, Tensor? unembed, Tensor embed, Tensor? bias) =>
-        Linear.Apply(x, unembed ?? embed.t(), bias);
+    /// <summary>
+    /// x [batch, pos, dModel] → logits [batch, pos, vocab], through W_U [dModel, vocab] or tied W_E [vocab, dModel]. When the
+    /// run will hand the logits to the host (float32 on the CPU), the product is written straight into the host array:
+    /// at GPT-2's vocabulary and batch 8 that array is 411 MB, and copying it out cost more than the product itself.
+    /// </summary>
+    public static Tensor Unembed(HookContext context, Tensor x, Tensor? unembed, Tensor embed, Tensor? bias)
+    {
+        var w = unembed ?? embed.t();                                                           // [dModel, vocab]
+        if (!context.LogitsToHost || x.device_type != DeviceType.CPU || x.dtype != ScalarType.Float32 || x.requires_grad)
+            return Linear.Apply(x, w, bias);
+        var shape = x.shape.ToArray();
+        shape[^1] = w.shape[1];
+        var host = new Tensors.Tensor(GC.AllocateUninitializedArray<float>(checked((int)shape.Aggregate(1L, (a, d) => a * d))),
+            [.. shape.Select(d => (int)d)]) { Name = Hooks.Logits };
+        var logits = torch.from_array(host.Data).view(shape);                                  // shares the host array
+        logits.view(-1, w.shape[1]).addmm_(x.reshape(-1, x.shape[^1]), w, beta: 0, alpha: 1);
+        if (bias is not null) logits.add_(bias);
+        context.HostLogits = host;
+        return logits;
+    }
 }
 
 /// <summary>The normalisations and activations of the families, on libtorch.</summary>

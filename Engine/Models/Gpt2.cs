@@ -57,7 +57,7 @@ public sealed class Gpt2Model : Transformer
     AttentionSettings Settings => new(config.HeadCount, config.HeadCount, config.HeadWidth, Causal: true);
 
     protected internal override Tensor Forward(HookContext context, WeightSet w, Tensor ids, RunOptions options) =>
-        Embeddings.Unembed(Encode(context, w, ids), w.Maybe("unembed.W_U"), w["embed.W_E"], w.Maybe("unembed.b_U"));   // [batch, pos, vocab]
+        Embeddings.Unembed(context, Encode(context, w, ids), w.Maybe("unembed.W_U"), w["embed.W_E"], w.Maybe("unembed.b_U"));   // [batch, pos, vocab]
 
     /// <summary>The final residual after ln_final [batch, pos, dModel] on the live weights, before the unembedding.</summary>
     public Tensor Encode(HookContext context, int[][] tokens) => Encode(context, Live, TorchRuntime.Ids(tokens, Live.Device));

@@ -84,6 +84,12 @@ public sealed class HookContext
     /// <summary>Records that the forward pass went past a hook whose activation it did not make (see <see cref="Needs"/>).</summary>
     public void Pass(string name) => visited.Add(name);
 
+    /// <summary>Set by <see cref="Transformer.Run"/>: the logits leave for the host, so the unembedding may write them there.</summary>
+    public bool LogitsToHost { get; init; }
+
+    /// <summary>The host array the unembedding wrote the logits into, when it did.</summary>
+    public HostTensor? HostLogits { get; set; }
+
     /// <summary>A hook's cached host copy, if this run cached it.</summary>
     public HostTensor? Cached(string name) => cache.GetValueOrDefault(name);
 

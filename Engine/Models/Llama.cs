@@ -86,6 +86,6 @@ public sealed class LlamaModel : Transformer
             residual = context.Hook(Hooks.ResidPost(l), residual + mlp);
         }
         var final = context.Hook(Hooks.LnFinal, Layers.RmsNorm(residual, w["ln_final.w"], config.RmsNormEpsilon));
-        return Embeddings.Unembed(final, w.Maybe("unembed.W_U"), w["embed.W_E"], null);                                    // [batch, pos, vocab]
+        return Embeddings.Unembed(context, final, w.Maybe("unembed.W_U"), w["embed.W_E"], null);                                    // [batch, pos, vocab]
     }
 }

@@ -135,13 +135,13 @@ public abstract class Transformer
         ValidateTokens(tokens, options);
         var device = options.Device is { } named ? Devices.Check(named, "RunOptions.Device") : Devices.Default;
         var weights = WeightsOn(device, options.Precision);
-        var context = new HookContext(options.Cache, options.Interventions, options.ComputeResult);
+        var context = new HookContext(options.Cache, options.Interventions, options.ComputeResult) { LogitsToHost = true };
         // One dispose scope per run: every intermediate is freed here; what leaves is copied to the host.
         using var scope = torch.NewDisposeScope();
         using var noGrad = torch.no_grad();
         var logits = Forward(context, weights, TorchRuntime.Ids(tokens, device), options);
         context.CheckAllUsed();
-        var hostLogits = context.Cached(Models.Hooks.Logits) ?? TorchRuntime.ToHost(logits, Models.Hooks.Logits);
+        var hostLogits = context.HostLogits ?? context.Cached(Models.Hooks.Logits) ?? TorchRuntime.ToHost(logits, Models.Hooks.Logits);
         if (context.Caches(Models.Hooks.Logits)) context.Store(Models.Hooks.Logits, hostLogits);
         return new RunResult(hostLogits, context.Cache);
     }

@@ -10,6 +10,6 @@ public static class GoldenFiles
 {
     public static string Folder => Path.Combine(Repository.Root, "Fixtures", "Golden");
 
-    /// <summary>Every engine operation's output and gradients from PyTorch (make_ops.py).</summary>
-    public static SafeTensors Ops => SafeTensors.Open(Path.Combine(Folder, "ops.safetensors"));
+    /// <summary>Five AdamW steps with gradient clipping from PyTorch (make_adamw.py).</summary>
+    public static SafeTensors AdamW => SafeTensors.Open(Path.Combine(Folder, "adamw.safetensors"));
 }
