@@ -44,6 +44,15 @@ let ``numeric options are range-checked before any work`` () =
     [ "bench"; "gemm"; "--seconds"; "0" ] |> failsWith [ "--seconds must be above 0" ]
     [ "train"; "induction"; "--steps"; "0" ] |> failsWith [ "--steps must be at least 1" ]
     [ "bench"; "forward"; "--tokens"; "many" ] |> failsWith [ "many"; "--tokens" ]
+    [ "bench"; "train"; "--steps"; "0" ] |> failsWith [ "--steps must be between 1 and 100000" ]
+
+[<Test>]
+let ``--device is checked before any work, on every command that runs a model`` () =
+    for command in [ [ "scan" ]; [ "cache"; "--model"; "compiled-heads"; "--ids"; "1"; "--out"; "x.safetensors" ]; [ "generate"; "--model"; "compiled-heads"; "--ids"; "1" ]
+                     [ "train"; "induction" ]; [ "rules" ]; [ "report" ]; [ "bench"; "gemm" ]; [ "bench"; "forward" ]; [ "bench"; "train" ] ] do
+        command @ [ "--device"; "tpu" ] |> failsWith [ "--device"; "'tpu'"; "cpu, cuda or cuda:N" ]
+    if not (Verification.Engine.Torch.Devices.CudaAvailable) then
+        [ "scan"; "--device"; "cuda" ] |> failsWith [ "--device"; "no CUDA device"; "-p:TorchBackend=cuda" ]
 
 [<Test>]
 let ``an unknown detector is rejected before the model is even looked up`` () =
