@@ -118,7 +118,7 @@ public sealed class SparseAutoencoder
                     var norms = w.Decoder.norm(1, keepdim: true);
                     w.Decoder.div_(torch.where(norms > 0, norms, torch.ones_like(norms)));
                 }, reportEvery: Math.Max(1, steps / 10));
-            for (var i = 0; i < host.Length; i++) TorchRuntime.ToHost(parameters[i], "sae").Data.CopyTo(host[i].Data, 0);
+            for (var i = 0; i < host.Length; i++) TorchRuntime.CopyToHost(parameters[i], host[i].Data);
             return sae;
         }
         finally

@@ -202,11 +202,7 @@ public abstract class Transformer
 
     void CopyToHost(WeightSet weights)
     {
-        foreach (var (name, t) in weights.Tensors)
-        {
-            var host = TorchRuntime.ToHost(t, name);
-            host.Data.CopyTo(Parameters[name].Data, 0);
-        }
+        foreach (var (name, t) in weights.Tensors) TorchRuntime.CopyToHost(t, Parameters[name].Data);
     }
 
     void ValidateTokens(int[][] tokens, RunOptions options)

@@ -52,11 +52,19 @@ public static class TorchRuntime
     /// </summary>
     public static Tensors.Tensor ToHost(torch.Tensor x, string name)
     {
-        using var host = x.detach().to(torch.CPU).to(torch.ScalarType.Float32).contiguous();
         // Every value is written below: no need to zero a logits array of hundreds of megabytes first.
-        var values = GC.AllocateUninitializedArray<float>(checked((int)host.numel()));
-        System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(host.bytes).CopyTo(values);
+        var values = GC.AllocateUninitializedArray<float>(checked((int)x.numel()));
+        CopyToHost(x, values);
         return new Tensors.Tensor(values, [.. x.shape.Select(d => checked((int)d))]) { Name = name };
+    }
+
+    /// <summary>A torch tensor's values, as float32, into an existing host array of the same size (a parameter's, after training).</summary>
+    public static void CopyToHost(torch.Tensor x, float[] into)
+    {
+        using var host = x.detach().to(torch.CPU).to(torch.ScalarType.Float32).contiguous();
+        if (host.numel() != into.Length)
+            throw new ArgumentException($"A tensor of {host.numel()} values does not fit a host array of {into.Length}.", nameof(into));
+        System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(host.bytes).CopyTo(into);
     }
 
     /// <summary>A host tensor on a device in a precision (a fresh copy; nothing is shared with the host array).</summary>
