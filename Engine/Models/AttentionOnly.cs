@@ -1,3 +1,4 @@
+using TorchSharp;
 using Verification.Engine.Torch;
 using static TorchSharp.torch;
 using HostTensor = Verification.Engine.Tensors.Tensor;
@@ -58,12 +59,14 @@ public sealed class AttentionOnlyModel : Transformer
         var residual = tokenEmbedding + positionEmbedding;
         for (var l = 0; l < config.LayerCount; l++)
         {
+            // A layer's intermediates are freed when it ends (autograd keeps what backward needs): memory stays flat over depth.
+            using var layerScope = torch.NewDisposeScope();
             residual = context.Hook(Hooks.ResidPre(l), residual);
             var x = residual;
             if (config.UseLayerNorm)
                 x = context.Hook(Hooks.Ln1(l), Layers.LayerNorm(residual, w[$"blocks.{l}.ln1.w"], w[$"blocks.{l}.ln1.b"], config.LayerNormEpsilon));
             var attention = Attention.Forward(context, l, x, w, settings);
-            residual = context.Hook(Hooks.ResidPost(l), residual + attention);
+            residual = context.Hook(Hooks.ResidPost(l), residual + attention).MoveToOuterDisposeScope();
         }
         if (config.UseLayerNorm)
             residual = context.Hook(Hooks.LnFinal, Layers.LayerNorm(residual, w["ln_final.w"], w["ln_final.b"], config.LayerNormEpsilon));

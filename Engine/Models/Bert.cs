@@ -90,6 +90,8 @@ public sealed class BertModel : Transformer
         var x = context.Hook(EmbedNormHook, Layers.LayerNorm(word + position + type, w["embed_ln.w"], w["embed_ln.b"], config.LayerNormEpsilon));
         for (var l = 0; l < config.LayerCount; l++)
         {
+            // A layer's intermediates are freed when it ends (autograd keeps what backward needs): memory stays flat over depth.
+            using var layerScope = torch.NewDisposeScope();
             string B(string n) => $"blocks.{l}.{n}";
             var residual = context.Hook(Hooks.ResidPre(l), x);
             var attention = Attention.Forward(context, l, residual, w, settings, keyMask);
@@ -99,7 +101,7 @@ public sealed class BertModel : Transformer
             var post = context.Hook(Hooks.MlpPost(l), Layers.Gelu(pre, config.Activation));
             var mlp = context.Hook(Hooks.MlpOut(l), Linear.Apply(post, w[B("mlp.W_out")], w[B("mlp.b_out")]));
             residual = context.Hook(Hooks.ResidPost(l), x + mlp);
-            x = context.Hook(Hooks.Ln2(l), Layers.LayerNorm(residual, w[B("ln2.w")], w[B("ln2.b")], config.LayerNormEpsilon));
+            x = context.Hook(Hooks.Ln2(l), Layers.LayerNorm(residual, w[B("ln2.w")], w[B("ln2.b")], config.LayerNormEpsilon)).MoveToOuterDisposeScope();
         }
         return x;
     }

@@ -69,6 +69,8 @@ public sealed class Gpt2Model : Transformer
         var residual = tokenEmbedding + positionEmbedding;
         for (var l = 0; l < config.LayerCount; l++)
         {
+            // A layer's intermediates are freed when it ends (autograd keeps what backward needs): memory stays flat over depth.
+            using var layerScope = torch.NewDisposeScope();
             string B(string n) => $"blocks.{l}.{n}";
             residual = context.Hook(Hooks.ResidPre(l), residual);
             var x = context.Hook(Hooks.Ln1(l), Norm(residual, w, B("ln1")));
@@ -78,7 +80,7 @@ public sealed class Gpt2Model : Transformer
             var pre = context.Hook(Hooks.MlpPre(l), Linear.Apply(x, w[B("mlp.W_in")], w[B("mlp.b_in")]));                   // [batch, pos, dMlp]
             var post = context.Hook(Hooks.MlpPost(l), Layers.Gelu(pre, config.Activation));
             var mlp = context.Hook(Hooks.MlpOut(l), Linear.Apply(post, w[B("mlp.W_out")], w[B("mlp.b_out")]));              // [batch, pos, dModel]
-            residual = context.Hook(Hooks.ResidPost(l), residual + mlp);
+            residual = context.Hook(Hooks.ResidPost(l), residual + mlp).MoveToOuterDisposeScope();
         }
         return context.Hook(Hooks.LnFinal, Norm(residual, w, "ln_final"));
     }

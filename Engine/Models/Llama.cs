@@ -1,3 +1,4 @@
+using TorchSharp;
 using Verification.Engine.Torch;
 using static TorchSharp.torch;
 using HostTensor = Verification.Engine.Tensors.Tensor;
@@ -64,6 +65,8 @@ public sealed class LlamaModel : Transformer
         var residual = context.Hook(Hooks.Embed, Embeddings.Lookup(ids, w["embed.W_E"]));                                // [batch, pos, dModel]
         for (var l = 0; l < config.LayerCount; l++)
         {
+            // A layer's intermediates are freed when it ends (autograd keeps what backward needs): memory stays flat over depth.
+            using var layerScope = torch.NewDisposeScope();
             string B(string n) => $"blocks.{l}.{n}";
             residual = context.Hook(Hooks.ResidPre(l), residual);
             var x = context.Hook(Hooks.Ln1(l), Layers.RmsNorm(residual, w[B("ln1.w")], config.RmsNormEpsilon));
@@ -83,7 +86,7 @@ public sealed class LlamaModel : Transformer
                 post = context.Hook(Hooks.MlpPost(l), Layers.Gelu(pre, config.PlainActivation));
             }
             var mlp = context.Hook(Hooks.MlpOut(l), post.matmul(w[B("mlp.W_out")]));                                      // [batch, pos, dModel]
-            residual = context.Hook(Hooks.ResidPost(l), residual + mlp);
+            residual = context.Hook(Hooks.ResidPost(l), residual + mlp).MoveToOuterDisposeScope();
         }
         var final = context.Hook(Hooks.LnFinal, Layers.RmsNorm(residual, w["ln_final.w"], config.RmsNormEpsilon));
         return Embeddings.Unembed(context, final, w.Maybe("unembed.W_U"), w["embed.W_E"], null);                                    // [batch, pos, vocab]
