@@ -37,8 +37,8 @@ internal static class Embeddings
             return Linear.Apply(x, w, bias);
         var shape = x.shape.ToArray();
         shape[^1] = w.shape[1];
-        var host = new Tensors.Tensor(GC.AllocateUninitializedArray<float>(checked((int)shape.Aggregate(1L, (a, d) => a * d))),
-            [.. shape.Select(d => (int)d)]) { Name = Hooks.Logits };
+        int[] dims = [.. shape.Select(d => checked((int)d))];
+        var host = new Tensors.Tensor(GC.AllocateUninitializedArray<float>(Tensors.Tensor.SizeOf(dims)), dims) { Name = Hooks.Logits };
         var logits = torch.from_array(host.Data).view(shape);                                  // shares the host array
         logits.view(-1, w.shape[1]).addmm_(x.reshape(-1, x.shape[^1]), w, beta: 0, alpha: 1);
         if (bias is not null) logits.add_(bias);

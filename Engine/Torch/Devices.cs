@@ -35,12 +35,13 @@ public static class Devices
     {
         var device = name.Trim().ToLowerInvariant();
         if (device == "cpu") return device;
-        var isCuda = device == "cuda" || (device.StartsWith("cuda:", StringComparison.Ordinal) && int.TryParse(device[5..], out var n) && n >= 0);
+        var index = 0;
+        var isCuda = device == "cuda" || (device.StartsWith("cuda:", StringComparison.Ordinal) && int.TryParse(device[5..], out index) && index >= 0);
         if (!isCuda) throw new ArgumentException($"{source}: '{name}' is not a device: cpu, cuda or cuda:N.");
         if (!CudaAvailable)
             throw new ArgumentException($"{source}: '{name}' asks for CUDA, but this libtorch has no CUDA device " +
                 "(the default build ships libtorch's CPU natives: restore with -p:TorchBackend=cuda on a GPU machine, or see the README's 'libtorch').");
-        if (device.Length > 5 && int.Parse(device[5..]) >= torch.cuda.device_count())
+        if (index >= torch.cuda.device_count())
             throw new ArgumentException($"{source}: '{name}' is not here; this machine has {torch.cuda.device_count()} CUDA device(s).");
         return device;
     }
