@@ -88,10 +88,15 @@ let ``Analysis reads no files, runs no training loop of its own and names no pap
     Assert.That(papers, Is.Empty, "the specs name the papers; Analysis names what is measured:\n" + String.Join("\n", papers))
 
 [<Test>]
-let ``the engine computes on libtorch: no hand-written matrix kernel, autodiff tape, optimizer or native BLAS call is left`` () =
+let ``the engine computes on libtorch: no hand-written matrix kernel, autodiff tape, host optimizer or native BLAS call is left`` () =
+    // One native call is not computation: lstat, to tell a device, FIFO or link from a file before writing (Engine/IO/FileKind.cs).
     let handWritten =
-        offending "Engine" @"\b(DllImport|LibraryImport|NativeLibrary|FusedMultiplyAdd|Vector(128|256|512)<)|\bclass\s+(Ops|Tape|AdamW|Gemm|ManagedGemm|OpenBlas|RefTensor|Reference)\b"
+        offending "Engine" @"\b(DllImport|LibraryImport|NativeLibrary|FusedMultiplyAdd|Vector(128|256|512)<)|\bclass\s+(Ops|Tape|Gemm|ManagedGemm|OpenBlas|RefTensor|Reference)\b"
+        |> List.filter (fun offence -> not (offence.StartsWith "Engine/IO/FileKind.cs: DllImport"))
     Assert.That(handWritten, Is.Empty, "tensor operations, products, gradients and optimizers are libtorch's:\n" + String.Join("\n", handWritten))
+    // AdamW is ours (TorchSharp's leaves Scalars to the GC: Lifetimes.fs), but as libtorch operations on the parameters, not host loops.
+    let optimizer = code (Path.Combine(Repository.Root, "Engine", "Training", "AdamW.cs"))
+    Assert.That(Regex.IsMatch(optimizer, @"float\[\]|double\[\]|Span<|\.Data\b"), Is.False, "AdamW updates torch tensors, not host arrays")
     let tensors = Directory.GetFiles(Path.Combine(Repository.Root, "Engine", "Tensors"), "*.cs") |> Array.map Path.GetFileName
     Assert.That(tensors, eq [| "Tensor.cs" |], "Engine/Tensors holds the host array type only")
     Assert.That(Directory.Exists(Path.Combine(Repository.Root, "Engine", "Autodiff")), Is.False, "no tape of our own")

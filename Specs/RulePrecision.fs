@@ -163,7 +163,7 @@ let ``a token's query, key and value through the head are what the engine comput
     let model = RulesModel.Load()
     let parameters = Dictionary<string, Tensor>(model.Parameters)
     parameters.["pos_embed.W_pos"] <- Tensor(parameters.["pos_embed.W_pos"].Shape)
-    let unpositioned = AttentionOnlyModel(RulesModel.Config, parameters, "rules model without positions")
+    use unpositioned = new AttentionOnlyModel(RulesModel.Config, parameters, "rules model without positions")
     let circuits = SkipGramRules.Circuits(model, 0, 0, TokenFeatures(model, RulesModel.Tokenizer))
     let tokens = [| for w in [ "a1"; "n3"; "b1"; "d5"; "a5"; "b5" ] -> RulesModel.Id w |]
     let cache = unpositioned.Run(tokens, RunOptions.Caching(Hooks.Q 0, Hooks.K 0, Hooks.V 0, Hooks.AttnScores 0)).Cache

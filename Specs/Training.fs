@@ -104,6 +104,6 @@ let ``a loss that stops being finite ends training with the step and what to do`
     let p = parameter (Tensor.Full(1.0f, 3))
     let error =
         throws<InvalidOperationException> (fun () ->
-            Trainer.Train([| p |], (fun step -> struct ((if step = 2 then p * Double.NaN else p * 1.0).sum(), 0)),
+            Trainer.Train([| p |], (fun step -> struct ((if step = 2 then p.Times Double.NaN else p.Times 1.0).sum(), 0)),
                           TrainingSettings(Steps = 5, LearningRate = 0.1f)) |> ignore)
     error.Message |> mentions [ "NaN"; "step 2"; "learning rate" ]

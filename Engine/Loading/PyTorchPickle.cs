@@ -32,6 +32,8 @@ public sealed class PyTorchPickle : ITensorFile
     public static PyTorchPickle Open(string path) => ModelFileException.Guard(path, () =>
     {
         if (!File.Exists(path)) throw new ModelFileException(path, "file not found");
+        // Everything the unpickler makes (PyBridge leaves the storage behind each strided view) is freed with this scope.
+        using var scope = torch.NewDisposeScope();
         Hashtable dict;
         try
         {
@@ -46,9 +48,7 @@ public sealed class PyTorchPickle : ITensorFile
         foreach (DictionaryEntry entry in dict)
         {
             if (entry.Key is not string name || entry.Value is not torch.Tensor value) continue;
-            using var scope = torch.NewDisposeScope();
             host[name] = Torch.TorchRuntime.ToHost(value, name);
-            value.Dispose();
         }
         return new PyTorchPickle(path, host);
     });

@@ -60,7 +60,7 @@ public static class Attention
         Tensor weighted;                                                          // [batch, head, pos, dHead]
         if (context.Needs(Hooks.AttnScores(layer)) || context.Needs(Hooks.Pattern(layer)))
         {
-            var scores = qh.matmul(kh.transpose(-1, -2)) * (1.0 / Math.Sqrt(dHead)); // [batch, head, query, key]
+            var scores = qh.matmul(kh.transpose(-1, -2)).Times(1.0 / Math.Sqrt(dHead)); // [batch, head, query, key]
             scores = context.Hook(Hooks.AttnScores(layer), MaskScores(scores, s.Causal, keyMask));
             var pattern = scores.softmax(-1);
             // A row with every key masked is all −∞; its softmax is NaN in libtorch, and no weight at all here.
@@ -86,7 +86,7 @@ public static class Attention
             var perHead = wO.view(heads, dHead, wO.shape[1]);                     // [head, dHead, dModel]
             var result = context.Hook(Hooks.Result(layer), torch.einsum("bphd,hdm->bphm", z, perHead)); // [batch, pos, head, dModel]
             output = result.sum(2);
-            if (w.Maybe(Name("b_O")) is { } bias) output = output + bias;
+            if (w.Maybe(Name("b_O")) is { } bias) output = output.Plus(bias);
         }
         else
         {
@@ -106,13 +106,13 @@ public static class Attention
         {
             // Queries are the last positions of the keys: key k is allowed for query q when k ≤ q + (keys − queries).
             using var future = torch.ones(queries, keys, ScalarType.Bool, scores.device).triu(keys - queries + 1);
-            scores = scores.masked_fill(future, double.NegativeInfinity);
+            scores = scores.MaskedToNegativeInfinity(future);
         }
         if (keyMask is not null)
         {
             if (keyMask.shape[0] != scores.shape[0] || keyMask.shape[1] != keys)
                 throw new ArgumentException($"Key mask [{keyMask.shape[0]}, {keyMask.shape[1]}] does not match scores [{string.Join(", ", scores.shape)}].");
-            scores = scores.masked_fill(keyMask.logical_not().view(scores.shape[0], 1, 1, keys), double.NegativeInfinity);
+            scores = scores.MaskedToNegativeInfinity(keyMask.logical_not().view(scores.shape[0], 1, 1, keys));
         }
         return scores;
     }
@@ -175,8 +175,8 @@ public static class Rotary
             (x0, x1) = (pairs[.., .., .., .., 0], pairs[.., .., .., .., 1]);
         }
         else (x0, x1) = (rotated[.., .., .., ..half], rotated[.., .., .., half..]);
-        var y0 = x0 * cos - x1 * sin;
-        var y1 = x0 * sin + x1 * cos;
+        var y0 = (x0 * cos).sub(x1 * sin);
+        var y1 = (x0 * sin).Plus(x1 * cos);
         var y = layout == RotaryLayout.Interleaved
             ? torch.stack([y0, y1], -1).reshape(batch, pos, heads, rotaryDim)
             : torch.cat([y0, y1], -1);

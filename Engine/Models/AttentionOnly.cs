@@ -56,7 +56,7 @@ public sealed class AttentionOnlyModel : Transformer
         var settings = new AttentionSettings(config.HeadCount, config.HeadCount, config.HeadWidth, Causal: true);
         var tokenEmbedding = context.Hook(Hooks.Embed, Embeddings.Lookup(ids, w["embed.W_E"]));                   // [batch, pos, dModel]
         var positionEmbedding = context.Hook(Hooks.PosEmbed, Embeddings.Positions(ids, w["pos_embed.W_pos"]));
-        var residual = tokenEmbedding + positionEmbedding;
+        var residual = tokenEmbedding.Plus(positionEmbedding);
         for (var l = 0; l < config.LayerCount; l++)
         {
             // A layer's intermediates are freed when it ends (autograd keeps what backward needs): memory stays flat over depth.
@@ -66,7 +66,7 @@ public sealed class AttentionOnlyModel : Transformer
             if (config.UseLayerNorm)
                 x = context.Hook(Hooks.Ln1(l), Layers.LayerNorm(residual, w[$"blocks.{l}.ln1.w"], w[$"blocks.{l}.ln1.b"], config.LayerNormEpsilon));
             var attention = Attention.Forward(context, l, x, w, settings);
-            residual = context.Hook(Hooks.ResidPost(l), residual + attention).MoveToOuterDisposeScope();
+            residual = context.Hook(Hooks.ResidPost(l), residual.Plus(attention)).MoveToOuterDisposeScope();
         }
         if (config.UseLayerNorm)
             residual = context.Hook(Hooks.LnFinal, Layers.LayerNorm(residual, w["ln_final.w"], w["ln_final.b"], config.LayerNormEpsilon));

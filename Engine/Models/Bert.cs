@@ -87,7 +87,7 @@ public sealed class BertModel : Transformer
         var word = context.Hook(Hooks.Embed, Embeddings.Lookup(ids, w["embed.W_E"]));            // [batch, pos, dModel]
         var position = context.Hook(Hooks.PosEmbed, Embeddings.Positions(ids, w["pos_embed.W_pos"]));
         var type = context.Hook(TokenTypeEmbedHook, Embeddings.Lookup(types, w["token_type_embed.W_token_type"]));
-        var x = context.Hook(EmbedNormHook, Layers.LayerNorm(word + position + type, w["embed_ln.w"], w["embed_ln.b"], config.LayerNormEpsilon));
+        var x = context.Hook(EmbedNormHook, Layers.LayerNorm(word.Plus(position).Plus(type), w["embed_ln.w"], w["embed_ln.b"], config.LayerNormEpsilon));
         for (var l = 0; l < config.LayerCount; l++)
         {
             // A layer's intermediates are freed when it ends (autograd keeps what backward needs): memory stays flat over depth.
@@ -95,12 +95,12 @@ public sealed class BertModel : Transformer
             string B(string n) => $"blocks.{l}.{n}";
             var residual = context.Hook(Hooks.ResidPre(l), x);
             var attention = Attention.Forward(context, l, residual, w, settings, keyMask);
-            residual = context.Hook(Hooks.ResidMid(l), residual + attention);
+            residual = context.Hook(Hooks.ResidMid(l), residual.Plus(attention));
             x = context.Hook(Hooks.Ln1(l), Layers.LayerNorm(residual, w[B("ln1.w")], w[B("ln1.b")], config.LayerNormEpsilon));
             var pre = context.Hook(Hooks.MlpPre(l), Linear.Apply(x, w[B("mlp.W_in")], w[B("mlp.b_in")]));       // [batch, pos, dMlp]
             var post = context.Hook(Hooks.MlpPost(l), Layers.Gelu(pre, config.Activation));
             var mlp = context.Hook(Hooks.MlpOut(l), Linear.Apply(post, w[B("mlp.W_out")], w[B("mlp.b_out")]));
-            residual = context.Hook(Hooks.ResidPost(l), x + mlp);
+            residual = context.Hook(Hooks.ResidPost(l), x.Plus(mlp));
             x = context.Hook(Hooks.Ln2(l), Layers.LayerNorm(residual, w[B("ln2.w")], w[B("ln2.b")], config.LayerNormEpsilon)).MoveToOuterDisposeScope();
         }
         return x;
@@ -127,6 +127,6 @@ public sealed class BertModel : Transformer
         var h = MaskedLanguageModelTransform(context, w, hidden);
         var index = torch.tensor(candidates.Select(c => (long)c).ToArray(), device: hidden.device);
         var rows = w["embed.W_E"].index_select(0, index);                                      // [candidates, dModel]
-        return h.matmul(rows.t()) + w["unembed.b_U"].index_select(0, index);
+        return h.matmul(rows.t()).Plus(w["unembed.b_U"].index_select(0, index));
     }
 }

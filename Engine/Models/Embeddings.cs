@@ -41,7 +41,7 @@ internal static class Embeddings
         var host = new Tensors.Tensor(GC.AllocateUninitializedArray<float>(Tensors.Tensor.SizeOf(dims)), dims) { Name = Hooks.Logits };
         var logits = torch.from_array(host.Data).view(shape);                                  // shares the host array
         logits.view(-1, w.shape[1]).addmm_(x.reshape(-1, x.shape[^1]), w, beta: 0, alpha: 1);
-        if (bias is not null) logits.add_(bias);
+        if (bias is not null) logits.PlusInPlace(bias);
         context.HostLogits = host;
         return logits;
     }
@@ -56,7 +56,7 @@ public static class Layers
     /// <summary>x / √(mean(x²) + eps) · gamma over the last axis (Llama).</summary>
     public static Tensor RmsNorm(Tensor x, Tensor? gamma, float eps)
     {
-        var y = x * torch.rsqrt(x.pow(2).mean([-1], keepdim: true) + eps);
+        var y = x * torch.rsqrt((x * x).mean([-1], keepdim: true).Plus(eps));
         return gamma is null ? y : y * gamma;
     }
 

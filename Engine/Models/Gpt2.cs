@@ -66,7 +66,7 @@ public sealed class Gpt2Model : Transformer
     {
         var tokenEmbedding = context.Hook(Hooks.Embed, Embeddings.Lookup(ids, w["embed.W_E"]));                          // [batch, pos, dModel]
         var positionEmbedding = context.Hook(Hooks.PosEmbed, Embeddings.Positions(ids, w["pos_embed.W_pos"]));
-        var residual = tokenEmbedding + positionEmbedding;
+        var residual = tokenEmbedding.Plus(positionEmbedding);
         for (var l = 0; l < config.LayerCount; l++)
         {
             // A layer's intermediates are freed when it ends (autograd keeps what backward needs): memory stays flat over depth.
@@ -75,12 +75,12 @@ public sealed class Gpt2Model : Transformer
             residual = context.Hook(Hooks.ResidPre(l), residual);
             var x = context.Hook(Hooks.Ln1(l), Norm(residual, w, B("ln1")));
             var attention = Attention.Forward(context, l, x, w, Settings);
-            residual = context.Hook(Hooks.ResidMid(l), residual + attention);
+            residual = context.Hook(Hooks.ResidMid(l), residual.Plus(attention));
             x = context.Hook(Hooks.Ln2(l), Norm(residual, w, B("ln2")));
             var pre = context.Hook(Hooks.MlpPre(l), Linear.Apply(x, w[B("mlp.W_in")], w[B("mlp.b_in")]));                   // [batch, pos, dMlp]
             var post = context.Hook(Hooks.MlpPost(l), Layers.Gelu(pre, config.Activation));
             var mlp = context.Hook(Hooks.MlpOut(l), Linear.Apply(post, w[B("mlp.W_out")], w[B("mlp.b_out")]));              // [batch, pos, dModel]
-            residual = context.Hook(Hooks.ResidPost(l), residual + mlp).MoveToOuterDisposeScope();
+            residual = context.Hook(Hooks.ResidPost(l), residual.Plus(mlp)).MoveToOuterDisposeScope();
         }
         return context.Hook(Hooks.LnFinal, Norm(residual, w, "ln_final"));
     }

@@ -87,7 +87,7 @@ public sealed record Intervention
         var replacement = Kind switch
         {
             InterventionKind.Zero => torch.zeros_like(activation),
-            InterventionKind.Scale => activation * Factor,
+            InterventionKind.Scale => activation.Times(Factor),
             InterventionKind.Replace => OnDevice(Source!, activation),
             InterventionKind.Mean => Mean(activation, layout, shape),
             _ => activation,

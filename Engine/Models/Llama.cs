@@ -71,7 +71,7 @@ public sealed class LlamaModel : Transformer
             residual = context.Hook(Hooks.ResidPre(l), residual);
             var x = context.Hook(Hooks.Ln1(l), Layers.RmsNorm(residual, w[B("ln1.w")], config.RmsNormEpsilon));
             var attention = Attention.Forward(context, l, x, w, settings);
-            residual = context.Hook(Hooks.ResidMid(l), residual + attention);
+            residual = context.Hook(Hooks.ResidMid(l), residual.Plus(attention));
             x = context.Hook(Hooks.Ln2(l), Layers.RmsNorm(residual, w[B("ln2.w")], config.RmsNormEpsilon));
             Tensor post;
             if (config.GatedMlp)
@@ -86,7 +86,7 @@ public sealed class LlamaModel : Transformer
                 post = context.Hook(Hooks.MlpPost(l), Layers.Gelu(pre, config.PlainActivation));
             }
             var mlp = context.Hook(Hooks.MlpOut(l), post.matmul(w[B("mlp.W_out")]));                                      // [batch, pos, dModel]
-            residual = context.Hook(Hooks.ResidPost(l), residual + mlp).MoveToOuterDisposeScope();
+            residual = context.Hook(Hooks.ResidPost(l), residual.Plus(mlp)).MoveToOuterDisposeScope();
         }
         var final = context.Hook(Hooks.LnFinal, Layers.RmsNorm(residual, w["ln_final.w"], config.RmsNormEpsilon));
         return Embeddings.Unembed(context, final, w.Maybe("unembed.W_U"), w["embed.W_E"], null);                                    // [batch, pos, vocab]

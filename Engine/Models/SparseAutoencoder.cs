@@ -67,7 +67,7 @@ public sealed class SparseAutoencoder
 
     Tensor Encode(Tensor x, (Tensor Encoder, Tensor EncoderBias, Tensor Decoder, Tensor DecoderBias) w)
     {
-        var centred = Config.CentreInput ? x - w.DecoderBias : x;
+        var centred = Config.CentreInput ? x.sub(w.DecoderBias) : x;
         var pre = nn.functional.relu(Linear.Apply(centred, w.Encoder, w.EncoderBias));   // [n, latents]
         if (Config.TopK <= 0) return pre;
         // Top-k: the k largest of each row stay, the others are 0.
@@ -98,7 +98,11 @@ public sealed class SparseAutoencoder
         var device = Devices.Default;
         using var rows = TorchRuntime.FromHost(data, device);                               // [n, input]
         var host = new[] { encoder, new HostTensor(l), decoder, mean };
-        var parameters = host.Select(h => (Parameter)new Parameter(TorchRuntime.FromHost(h, device), requires_grad: true).DetachFromDisposeScope()).ToArray();
+        var parameters = host.Select(h =>
+        {
+            using var values = TorchRuntime.FromHost(h, device);
+            return (Parameter)new Parameter(values, requires_grad: true).DetachFromDisposeScope();
+        }).ToArray();
         try
         {
             var w = (Encoder: (Tensor)parameters[0], EncoderBias: (Tensor)parameters[1], Decoder: (Tensor)parameters[2], DecoderBias: (Tensor)parameters[3]);
@@ -109,14 +113,14 @@ public sealed class SparseAutoencoder
                 var x = rows.index_select(0, picked);                                      // [batch, input]
                 var f = sae.Encode(x, w);
                 var loss = Losses.MeanSquaredError(Decode(f, w), x);
-                if (config.TopK == 0 && config.L1 > 0) loss = loss + f.abs().sum() * (config.L1 / batchSize);
+                if (config.TopK == 0 && config.L1 > 0) loss = loss.Plus(f.abs().sum().Times(config.L1 / batchSize));
                 return (loss, batchSize);
             }, new TrainingSettings { Steps = steps, LearningRate = learningRate, WeightDecay = 0f, ClipNorm = 1f, Seed = seed }, progress,
                 afterStep: _ =>
                 {
                     // Unit-norm decoder rows; a zero row stays zero.
                     var norms = w.Decoder.norm(1, keepdim: true);
-                    w.Decoder.div_(torch.where(norms > 0, norms, torch.ones_like(norms)));
+                    w.Decoder.div_(torch.where(norms.Positive(), norms, torch.ones_like(norms)));
                 }, reportEvery: Math.Max(1, steps / 10));
             for (var i = 0; i < host.Length; i++) TorchRuntime.CopyToHost(parameters[i], host[i].Data);
             return sae;

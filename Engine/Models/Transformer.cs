@@ -76,9 +76,10 @@ public sealed record RunResult(HostTensor Logits, ActivationCache Cache);
 /// <summary>
 /// A transformer built from a config and named tensors, computing on libtorch tensors. <see cref="Run"/> takes token ids
 /// [batch][pos] and returns host copies of the logits [batch, pos, vocab] and the cached activations; <see cref="Logits"/>
-/// returns the torch tensor on the live weights, for a training loss.
+/// returns the torch tensor on the live weights, for a training loss. <see cref="Dispose"/> frees the device copies of the
+/// weights at once rather than leaving them to the garbage collector; a later run makes them again.
 /// </summary>
-public abstract class Transformer
+public abstract class Transformer : IDisposable
 {
     readonly Lazy<IReadOnlyList<string>> hookNames;
     readonly Dictionary<(string Device, Precision Precision), WeightSet> weightSets = [];
@@ -198,6 +199,20 @@ public abstract class Transformer
             foreach (var p in parameters) p.requires_grad = false;
             CopyToHost(live);
         }
+    }
+
+    /// <summary>
+    /// Frees every device copy of the weights now, on this thread (libtorch objects are never left to the finalizer). The
+    /// host <see cref="Parameters"/> stay: the model can run again, and makes its device weights again when it does.
+    /// </summary>
+    public void Dispose()
+    {
+        lock (weightsLock)
+        {
+            foreach (var set in weightSets.Values) set.Dispose();
+            weightSets.Clear();
+        }
+        GC.SuppressFinalize(this);
     }
 
     void CopyToHost(WeightSet weights)

@@ -61,7 +61,9 @@ public static class TorchRuntime
     /// <summary>A torch tensor's values, as float32, into an existing host array of the same size (a parameter's, after training).</summary>
     public static void CopyToHost(torch.Tensor x, float[] into)
     {
-        using var host = x.detach().to(torch.CPU).to(torch.ScalarType.Float32).contiguous();
+        // Its own scope: the detached, moved and converted intermediates are freed here, whether or not a caller has a scope.
+        using var scope = torch.NewDisposeScope();
+        var host = x.detach().to(torch.CPU).to(torch.ScalarType.Float32).contiguous();
         if (host.numel() != into.Length)
             throw new ArgumentException($"A tensor of {host.numel()} values does not fit a host array of {into.Length}.", nameof(into));
         System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(host.bytes).CopyTo(into);

@@ -29,7 +29,9 @@ public sealed class WeightSet : IDisposable
         // They outlive whatever dispose scope is open when a run first asks for them (a training step's, a run's).
         foreach (var (name, p) in parameters)
         {
-            var parameter = new Parameter(TorchRuntime.FromHost(p, device, precision), requires_grad: false);
+            // The Parameter takes the tensor's handle; disposing the emptied wrapper keeps it from the finalizer.
+            using var values = TorchRuntime.FromHost(p, device, precision);
+            var parameter = new Parameter(values, requires_grad: false);
             parameter.DetachFromDisposeScope();
             tensors[name] = parameter;
         }

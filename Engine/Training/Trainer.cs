@@ -32,8 +32,8 @@ public sealed record TrainingProgress(int Step, int Steps, double Loss, double G
 }
 
 /// <summary>
-/// The training loop: for each step, the loss, backward through libtorch's autograd, gradient clipping, a
-/// <c>torch.optim.AdamW</c> step. The data and the loss come from the caller, so one loop trains every zoo model and SAE.
+/// The training loop: for each step, the loss, backward through libtorch's autograd, gradient clipping, an
+/// <see cref="AdamW"/> step. The data and the loss come from the caller, so one loop trains every zoo model and SAE.
 /// </summary>
 public static class Trainer
 {
@@ -46,19 +46,17 @@ public static class Trainer
         if (parameters.Count == 0) throw new ArgumentException("Nothing to train: no parameters given.", nameof(parameters));
         if (parameters.FirstOrDefault(p => !p.requires_grad) is { } frozen)
             throw new ArgumentException($"A parameter of shape [{string.Join(", ", frozen.shape)}] does not require gradients.", nameof(parameters));
-        using var optimizer = torch.optim.AdamW(parameters, settings.LearningRate, settings.Beta1, settings.Beta2, eps: 1e-8,
-            weight_decay: settings.WeightDecay);
+        using var optimizer = new AdamW(parameters, settings.Beta1, settings.Beta2, epsilon: 1e-8, weightDecay: settings.WeightDecay);
         var history = new List<TrainingProgress>();
         var watch = Stopwatch.StartNew();
         long tokens = 0;
         for (var step = 1; step <= settings.Steps; step++)
         {
-            foreach (var group in optimizer.ParamGroups) group.LearningRate = settings.RateAt(step);
             double lossValue, norm;
             // One dispose scope per step: the step's activations and gradients' intermediates go with it.
             using (var scope = torch.NewDisposeScope())
             {
-                optimizer.zero_grad();
+                optimizer.ZeroGradients();
                 var (loss, seen) = lossAt(step);
                 tokens += seen;
                 lossValue = loss.item<float>();
@@ -66,13 +64,18 @@ public static class Trainer
                     throw new InvalidOperationException($"The loss became {lossValue} at step {step}: lower the learning rate or check the data.");
                 loss.backward();
                 norm = settings.ClipNorm > 0 ? nn.utils.clip_grad_norm_(parameters, settings.ClipNorm) : double.NaN;
-                optimizer.step();
+                optimizer.Step(settings.RateAt(step));
             }
             var report = new TrainingProgress(step, settings.Steps, lossValue, norm, tokens / watch.Elapsed.TotalSeconds, watch.Elapsed);
             history.Add(report);
             if (step % reportEvery == 0 || step == settings.Steps) progress?.Report(report);
             if (afterStep is not null)
-                using (torch.no_grad()) afterStep(step);
+            {
+                // Its own scope too: what a checkpoint or a renormalisation makes is freed here, not by the finalizer.
+                using var scope = torch.NewDisposeScope();
+                using var noGrad = torch.no_grad();
+                afterStep(step);
+            }
         }
         return history;
     }
