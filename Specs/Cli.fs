@@ -117,6 +117,82 @@ let ``a file written atomically is either the old one or the whole new one`` () 
     Assert.That(File.ReadAllText path, eq "new\n")
 
 [<Test>]
+let ``a write that fails names the file asked for, never the temporary file beside it`` () =
+    use dir = new TempFolder()
+    let path = dir.File "run.safetensors"
+    // A full disk: .NET's message names the stream's file, which is the temporary one.
+    let fullDisk (stream: Stream) = raise (IOException(sprintf "No space left on device : '%s'" (stream :?> FileStream).Name))
+    let error = throws<IOException> (fun () -> AtomicFile.Write(path, Action<Stream> fullDisk))
+    error.Message |> mentions [ "cannot write " + path; "No space left on device : '" + path + "'" ]
+    Assert.That(error.Message, Does.Not.Contain ".tmp", "no temporary name")
+
+let private mkfifo (path: string) =
+    use p = Diagnostics.Process.Start("mkfifo", path)
+    p.WaitForExit()
+    Assert.That(FileKinds.Of path, eq FileKind.Fifo)
+
+[<Test>]
+let ``an output path that is a device, a FIFO or a link to one is refused before any work and left as it is`` () =
+    use dir = new TempFolder()
+    let fifo = dir.File "pipe"
+    mkfifo fifo
+    // The model does not exist: --out is refused before anything is looked up. Before, a FIFO or device became a regular file.
+    [ "cache"; "--model"; "no-such-model"; "--ids"; "1"; "--out"; fifo ] |> failsWith [ "--out: " + fifo; "FIFO (named pipe)"; "left as it is" ]
+    Assert.That(FileKinds.Of fifo, eq FileKind.Fifo, "still a FIFO")
+    [ "cache"; "--model"; "no-such-model"; "--ids"; "1"; "--out"; "/dev/null" ] |> failsWith [ "--out: /dev/null is a character device" ]
+    Assert.That(FileKinds.Of "/dev/null", eq FileKind.CharacterDevice, "still a device")
+    let toFifo = dir.File "to-pipe.safetensors"
+    File.CreateSymbolicLink(toFifo, fifo) |> ignore
+    [ "cache"; "--model"; "compiled-heads"; "--ids"; "1"; "--out"; toFifo ] |> failsWith [ toFifo; "links to " + fifo; "FIFO" ]
+    Assert.That(FileKinds.Of toFifo, eq FileKind.SymbolicLink, "still a link")
+    [ "review"; "--summary"; fifo ] |> failsWith [ "--summary: " + fifo; "FIFO" ]
+    [ "scan"; "--out"; fifo ] |> failsWith [ "--out: " + fifo; "FIFO"; "not a folder" ]
+    File.WriteAllText(dir.File "notes.txt", "mine")
+    [ "scan"; "--out"; dir.File "notes.txt" ] |> failsWith [ "--out: " + dir.File "notes.txt"; "is a regular file, not a folder" ]
+    [ "train"; "induction"; "--out"; dir.File "notes.txt" ] |> failsWith [ "--out"; "not a folder" ]
+    // A FIFO as the model would make the command wait forever for a writer.
+    [ "scan"; "--model"; fifo ] |> failsWith [ "--model: " + fifo; "FIFO"; "not read" ]
+    // A link to a regular file is written through: the file is replaced, the link stays a link.
+    let target = dir.File "target.safetensors"
+    File.WriteAllText(target, "old")
+    let toFile = dir.File "link.safetensors"
+    File.CreateSymbolicLink(toFile, target) |> ignore
+    let code, _ = cli [ "cache"; "--model"; "compiled-heads"; "--ids"; "1,2"; "--out"; toFile ]
+    Assert.That(code, eq 0)
+    Assert.That(FileKinds.Of toFile, eq FileKind.SymbolicLink, "still a link")
+    Assert.That(Verification.Engine.Loading.SafeTensors.Open(target).Names, Does.Contain "blocks.0.attn.hook_pattern", "the link's target holds the run")
+
+[<Test>]
+let ``empty option values name the option, before any work`` () =
+    [ "cache"; "--model"; "compiled-heads"; "--ids"; "1"; "--out"; "" ] |> failsWith [ "--out is empty" ]
+    [ "generate"; "--model"; "compiled-heads"; "--text"; "" ] |> failsWith [ "--text is empty: give the text to encode" ]
+    [ "generate"; "--model"; "compiled-heads"; "--ids"; " " ] |> failsWith [ "--ids is empty" ]
+    [ "scan"; "--model"; "" ] |> failsWith [ "--model is empty" ]
+    [ "scan"; "--detectors"; "" ] |> failsWith [ "--detectors is empty" ]
+    [ "scan"; "--out"; "" ] |> failsWith [ "--out is empty" ]
+    [ "train"; "induction"; "--out"; "" ] |> failsWith [ "--out is empty" ]
+    [ "rules"; "--sae"; "" ] |> failsWith [ "--sae is empty" ]
+    [ "report"; "--models"; "" ] |> failsWith [ "--models is empty" ]
+    [ "review"; "--accept"; "" ] |> failsWith [ "--accept is empty" ]
+    [ "review"; "--html"; "" ] |> failsWith [ "--html is empty" ]
+
+[<Test>]
+let ``train twice into one folder leaves only the second run's checkpoints`` () =
+    use dir = new TempFolder()
+    let folder = dir.File "induction"
+    let checkpoints () = Directory.GetFiles folder |> Array.map Path.GetFileName |> Array.filter (fun f -> f.EndsWith ".safetensors") |> Array.sort
+    let code, _ = cli [ "train"; "induction"; "--steps"; "210"; "--out"; folder ]
+    Assert.That(code, eq 0)
+    Assert.That(checkpoints (), eq [| "final.safetensors"; "step-0000.safetensors"; "step-0200.safetensors" |])
+    File.WriteAllText(Path.Combine(folder, "my-notes.txt"), "mine")
+    let code, _ = cli [ "train"; "induction"; "--steps"; "20"; "--out"; folder ]
+    Assert.That(code, eq 0)
+    // Before: step-0200 of the first run stayed beside the second run's checkpoints.
+    Assert.That(checkpoints (), eq [| "final.safetensors"; "step-0000.safetensors" |])
+    Assert.That(File.Exists(Path.Combine(folder, "my-notes.txt")), "a file the suite did not write is kept")
+    Assert.That(Verification.Engine.Loading.SafeTensors.Open(Path.Combine(folder, "final.safetensors")).Metadata.["step"], eq "20", "the final checkpoint is the second run's")
+
+[<Test>]
 let ``two runs cannot write into one output folder at once`` () =
     use dir = new TempFolder()
     use first = OutputFolder.Open(dir.File "scan")

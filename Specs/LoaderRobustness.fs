@@ -302,3 +302,57 @@ let ``mutated npy arrays and pattern_lens folders load or fail with a ModelFileE
         everyMutationLoadsOrIsNamed (Path.GetRelativePath(folder, file)) 250 original (fun b -> File.WriteAllBytes(file, b))
             (fun () -> PatternLens.Read(folder).Prompts() |> Seq.iter ignore)
         File.WriteAllBytes(file, original)
+
+// ---- non-finite weights, tokenizers of another model, special files ------------------------------------------------
+
+/// A copy of a golden Hugging Face folder with one value of one tensor of model.safetensors replaced.
+let private withWeight (dir: TempFolder) (source: string) (tensor: string) (index: int) (value: float32) =
+    let folder = Path.Combine(dir.Path, source)
+    Directory.CreateDirectory folder |> ignore
+    for f in Directory.GetFiles(GoldenModels.Folder source) do File.Copy(f, Path.Combine(folder, Path.GetFileName f), true)
+    let weights = SafeTensors.Open(Path.Combine(folder, "model.safetensors"))
+    let tensors = Collections.Generic.Dictionary<string, Verification.Engine.Tensors.Tensor>()
+    for name in weights.Names do tensors.[name] <- weights.Read name
+    tensors.[tensor].Data.[index] <- value
+    SafeTensors.Write(Path.Combine(folder, "model.safetensors"), tensors, weights.Metadata)
+    folder
+
+[<Test>]
+let ``a NaN or infinite weight is an error at load that names the file and the tensor`` () =
+    // Before the check, one NaN in one W_Q entry of the context checkpoint flipped five BOS flags and the scan exited 0.
+    use dir = new TempFolder()
+    loadFolder (withWeight dir "gpt2-tiny" "transformer.h.0.attn.c_attn.weight" 5 nanf)
+    |> rejects [ "model.safetensors"; "'transformer.h.0.attn.c_attn.weight'"; "1 of its"; "is not finite"; "flat index 5, is NaN" ]
+    use dir2 = new TempFolder()
+    loadFolder (withWeight dir2 "llama-gqa2-untied" "model.norm.weight" 0 -infinityf) |> rejects [ "'model.norm.weight'"; "−∞" ]
+    // A suite checkpoint, as the zoo's are saved.
+    use dir3 = new TempFolder()
+    let model = ParameterLayout.Create(AttentionOnlyConfig(VocabularySize = 20, ContextLength = 8, ModelWidth = 8, LayerCount = 1, HeadCount = 2), seed = 1)
+    model.Parameter("blocks.0.attn.W_Q").Data.[3] <- infinityf
+    let checkpoint = Path.Combine(dir3.Path, "final.safetensors")
+    Checkpoint.Save(model, checkpoint)
+    (fun () -> box (Checkpoint.Load checkpoint)) |> rejects [ "final.safetensors"; "'blocks.0.attn.W_Q'"; "+∞" ]
+
+[<Test>]
+let ``a tokenizer whose ids run past the model's vocabulary is refused at load, naming both files`` () =
+    use dir = new TempFolder()
+    let folder = Path.Combine(dir.Path, "gpt2-tiny")
+    Directory.CreateDirectory folder |> ignore
+    for f in Directory.GetFiles(GoldenModels.Folder "gpt2-tiny") do File.Copy(f, Path.Combine(folder, Path.GetFileName f))
+    for f in [ "vocab.json"; "merges.txt" ] do File.Copy(Path.Combine(SharedData.Gpt2TokenizerFolder, f), Path.Combine(folder, f))
+    let vocabulary = (ModelLoader.Load folder).Config.VocabularySize
+    // Before: it loaded, and a text whose ids passed the vocabulary failed later with an id error naming neither file.
+    (fun () -> box (Verification.Engine.Tokenizers.TokenizerLoader.TryLoad(folder, vocabulary)))
+    |> rejects [ Path.Combine(folder, "vocab.json"); "ids run to 50256"; sprintf "the model beside it (%s) has a vocabulary of %d" folder vocabulary ]
+
+[<Test>]
+let ``a FIFO, a device or a link to one is never read as a model file`` () =
+    use dir = new TempFolder()
+    let fifo = Path.Combine(dir.Path, "model.safetensors")
+    Diagnostics.Process.Start("mkfifo", fifo).WaitForExit()
+    // Before: reading a FIFO waited forever for a writer.
+    (fun () -> box (ModelLoader.Load fifo)) |> rejects [ fifo; "is a FIFO (named pipe), not a regular file" ]
+    (fun () -> box (SafeTensors.Open fifo)) |> rejects [ fifo; "FIFO" ]
+    let link = Path.Combine(dir.Path, "link.safetensors")
+    File.CreateSymbolicLink(link, "/dev/null") |> ignore
+    (fun () -> box (SafeTensors.Open link)) |> rejects [ link; "links to /dev/null, which is a character device" ]

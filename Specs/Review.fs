@@ -73,7 +73,8 @@ let ``a moved number, a changed label, a new snapshot and a flipped verdict each
 
     let html = ReviewPages.Html claims
     let plot = html.Substring(html.IndexOf "data-file=\"Demo.plot_changes.grid.verified.svg\"")
-    Assert.That(System.Text.RegularExpressions.Regex.Matches(plot, "<svg").Count, eq 2, "approved and received plots side by side")
+    Assert.That(System.Text.RegularExpressions.Regex.Matches(plot, "<img alt=\"(approved|received) plot\" src=\"data:image/svg\\+xml;base64,").Count, eq 2,
+                "approved and received plots side by side")
 
 [<Test>]
 let ``accepting through the command gives the same files as renaming by hand`` () =
@@ -115,3 +116,60 @@ let ``the summary says so when nothing differs`` () =
     let claims = SnapshotReview.Review dir.Path
     Assert.That(claims, Is.Empty)
     Assert.That(ReviewPages.Markdown(claims).Split('\n')[0], eq "No snapshot differs from its approved file.")
+
+/// Runs review in this process; its exit code and standard error.
+let private review (args: string list) =
+    let error = new StringWriter()
+    let original = System.Console.Error
+    System.Console.SetError error
+    try Verification.Cli.Program.Main(List.toArray ("review" :: args)), error.ToString()
+    finally System.Console.SetError original
+
+[<Test>]
+let ``a received file that is not the snapshot's text format is refused by name, and nothing is accepted`` () =
+    use dir = new TempFolder()
+    use html = new TempFolder()
+    failedRun dir.Path
+    let binary = dir.File "Demo.scores_move.scores.received.csv"
+    File.WriteAllBytes(binary, [| 0x50uy; 0x4Buy; 0x03uy; 0x04uy; 0xFFuy; 0x00uy |])
+    let code, stderr = review [ "--approved"; dir.Path; "--accept-all"; "--html"; html.Path ]
+    Assert.That(code, eq 1)
+    stderr |> mentions [ binary; "is not a snapshot"; "not UTF-8" ]
+    Assert.That(File.ReadAllText(dir.File "Demo.scores_move.scores.verified.csv"), Does.Contain "0.250", "the approved table is untouched")
+    File.WriteAllText(binary, "layer,head,score\n0,0,0.25\u0007\n")
+    let _, stderr = review [ "--approved"; dir.Path; "--accept-all"; "--html"; html.Path ]
+    stderr |> mentions [ binary; "control character U+0007" ]
+    File.WriteAllText(binary, "layer,head,score\n0,0,\"0.25\n")
+    let _, stderr = review [ "--approved"; dir.Path; "--accept-all"; "--html"; html.Path ]
+    stderr |> mentions [ binary; "not a table"; "quoted" ]
+    File.Delete binary
+    File.WriteAllText(dir.File "Demo.plot_changes.grid.received.svg", "<html><body>not a plot</body></html>")
+    let _, stderr = review [ "--approved"; dir.Path; "--accept-all"; "--html"; html.Path ]
+    stderr |> mentions [ "Demo.plot_changes.grid.received.svg"; "not an <svg> document" ]
+
+[<Test>]
+let ``a received plot's scripts never reach review html: plots are shown as images`` () =
+    use dir = new TempFolder()
+    use html = new TempFolder()
+    failedRun dir.Path
+    let received = dir.File "Demo.plot_changes.grid.received.svg"
+    let hostile = File.ReadAllText(received).Replace("</svg>", "<script>alert(1)</script><a href=\"javascript:alert(2)\"><text onclick=\"alert(3)\">x</text></a></svg>")
+    File.WriteAllText(received, hostile)
+    let code, _ = review [ "--approved"; dir.Path; "--html"; html.Path ]
+    Assert.That(code, eq 0)
+    let page = File.ReadAllText(Path.Combine(html.Path, ReviewPages.HtmlFile))
+    for text in [ "<script"; "javascript:"; "onclick" ] do
+        Assert.That(page, Does.Not.Contain text, "the received SVG's markup is not in the page")
+    let encoded = System.Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes hostile)
+    Assert.That(page, Does.Contain("<img alt=\"received plot\" src=\"data:image/svg+xml;base64," + encoded + "\">"), "shown as an image, which runs no script")
+
+[<Test>]
+let ``an accept pattern that matches nothing is an error that lists what was received, and accepts nothing`` () =
+    use dir = new TempFolder()
+    use html = new TempFolder()
+    failedRun dir.Path
+    let before = SnapshotReview.Pending dir.Path |> Seq.length
+    let code, stderr = review [ "--approved"; dir.Path; "--accept"; "Demo.scores_move.*"; "--accept"; "HeadDetectors.typo*"; "--html"; html.Path ]
+    Assert.That(code, eq 1)
+    stderr |> mentions [ "--accept 'HeadDetectors.typo*' matches none of the 6 received snapshot(s)"; "Demo.labels_change.kinds"; "nothing was accepted" ]
+    Assert.That(SnapshotReview.Pending dir.Path |> Seq.length, eq before, "the matching pattern was not applied either")

@@ -105,9 +105,35 @@ let ``a missing or malformed vocabulary names the file`` () =
     (throws<Verification.Engine.Loading.ModelFileException> (fun () -> WordPieceTokenizer.FromFile(dir.File "vocab.txt") |> ignore)).Message
     |> mentions [ "[UNK]" ]
     File.WriteAllText(dir.File "merges.txt", "#version: 0.2\na b c\n")
-    File.WriteAllText(dir.File "vocab.json", "{}")
+    File.WriteAllText(dir.File "vocab.json", """{"a": 0, "b": 1, "ab": 2}""")
     (throws<Verification.Engine.Loading.ModelFileException> (fun () -> Gpt2Tokenizer.FromFiles(dir.File "vocab.json", dir.File "merges.txt") |> ignore)).Message
     |> mentions [ "merges.txt"; "line 2" ]
+
+[<Test>]
+let ``an empty GPT-2 vocabulary, negative or absurd ids, shared ids and merges of unknown tokens name the file and line`` () =
+    use dir = new TempFolder()
+    let vocab (json: string) = File.WriteAllText(dir.File "vocab.json", json)
+    let merges (text: string) = File.WriteAllText(dir.File "merges.txt", text)
+    let load () = Gpt2Tokenizer.FromFiles(dir.File "vocab.json", dir.File "merges.txt") |> ignore
+    let fails words = (throws<Verification.Engine.Loading.ModelFileException> load).Message |> mentions words
+    merges "#version: 0.2\n"
+    vocab "{}"
+    fails [ "vocab.json"; "holds no tokens" ]
+    vocab """{"a": 0, "b": -3}"""
+    fails [ "vocab.json"; "'b'"; "negative id -3" ]
+    // Before the check: an array of 2,147,483,647 strings, "out of memory".
+    vocab """{"a": 0, "b": 2147483646}"""
+    fails [ "vocab.json"; "2147483646"; "far past the 2 tokens" ]
+    vocab """{"a": 0, "b": 1, "ab": 1}"""
+    fails [ "vocab.json"; "id 1 is given to 2 tokens" ]
+    vocab """{"a": 0, "b": 1, "ab": 2}"""
+    merges "#version: 0.2\na b\nb q\n"
+    fails [ "merges.txt"; "line 3"; "'q'"; "vocab.json lacks" ]
+    merges "#version: 0.2\na b\nb a\n"
+    fails [ "merges.txt"; "line 3"; "'ba'" ]
+    merges "#version: 0.2\na b\n"
+    load ()
+    Assert.That(Gpt2Tokenizer.FromFiles(dir.File "vocab.json", dir.File "merges.txt").Encode "ab", eq [| 2 |], "the repaired files load and merge")
 
 /// A llama2.c vocabulary: <unk>, <s>, </s>, 256 byte tokens, then a few pieces with merge scores.
 let private llamaVocabulary () =

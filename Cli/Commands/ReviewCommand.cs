@@ -23,6 +23,12 @@ public static class ReviewCommand
         if (rejectAll && (acceptAll || patterns.Length > 0)) throw new ArgumentException("--reject-all cannot be combined with --accept-all or --accept.");
 
         var claims = SnapshotReview.Review(folder);
+        // A pattern that matches nothing is a typo until shown otherwise: say so before anything is accepted.
+        var received = claims.SelectMany(c => c.Snapshots).Select(c => c.Snapshot).ToList();
+        foreach (var pattern in patterns)
+            if (!received.Any(s => SnapshotReview.Matches(pattern, s)))
+                throw new ArgumentException($"--accept '{pattern}' matches none of the {received.Count} received snapshot(s)" +
+                    (received.Count == 0 ? "." : $" ({string.Join(", ", received.Take(5).Select(s => s.Name))}{(received.Count > 5 ? ", …" : "")}); nothing was accepted."));
         AnsiConsole.MarkupLine($"[bold]{Markup.Escape(ReviewPages.Headline(claims))}[/]");
         if (summary is not null)
         {

@@ -21,10 +21,11 @@ public static class TrainCommand
         if (intoZoo && output is not null) throw new ArgumentException("Give either --out or --into-zoo, not both.");
         if (intoZoo && steps is not null) throw new ArgumentException("--into-zoo replaces the committed checkpoints and needs the full recipe: drop --steps.");
         var folder = Folder(model, output, intoZoo);
-        if (File.Exists(folder)) throw new ArgumentException($"--out: {Path.GetFullPath(folder)} is a file, not a folder.");
         Console.Error.WriteLine($"checkpoints go to {Path.GetFullPath(folder)}{(intoZoo ? " (replacing the committed zoo checkpoints)" : "")}");
-        // One training at a time per folder: a second one would interleave its checkpoints with this one's.
-        using var _ = Engine.IO.OutputFolder.Open(folder);
+        // One training at a time per folder: a second one would interleave its checkpoints with this one's. The folder's
+        // manifest then removes an earlier run's checkpoints that this one did not rewrite (a longer run's later steps).
+        using var outputFolder = Engine.IO.OutputFolder.Open(folder);
+        var before = outputFolder.Mark();
         Console.Error.WriteLine($"device: {Engine.Torch.Devices.Default}");
         // What training prints waits until the progress display is gone, so the two do not overwrite each other.
         var said = new List<string>();
@@ -70,6 +71,12 @@ public static class TrainCommand
                     throw new ArgumentException($"No zoo model '{model}' to train. Trainable: {string.Join(", ", Models)}.");
             }
         });
+        // The committed zoo folder is git's to track: no manifest there.
+        if (!intoZoo)
+        {
+            outputFolder.AdoptFilesChangedSince(before);
+            outputFolder.Commit();
+        }
         foreach (var line in said) Console.Error.WriteLine(line);
         Console.WriteLine($"trained {model} in {watch.Elapsed.TotalSeconds:F0} s; checkpoints in {Path.GetFullPath(folder)}");
         return 0;

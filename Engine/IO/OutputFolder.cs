@@ -54,6 +54,24 @@ public sealed class OutputFolder : IDisposable
         if (!written.Contains(fileName)) written.Add(fileName);
     }
 
+    /// <summary>The folder's files and their last write times: what <see cref="AdoptFilesChangedSince"/> compares with.</summary>
+    public IReadOnlyDictionary<string, DateTime> Mark() =>
+        Directory.GetFiles(Path).ToDictionary(f => System.IO.Path.GetFileName(f), File.GetLastWriteTimeUtc, StringComparer.Ordinal);
+
+    /// <summary>
+    /// Counts as this run's the files that code writing by path (a training loop's checkpoints) created or rewrote since
+    /// <paramref name="mark"/>; the lock keeps any other run out meanwhile.
+    /// </summary>
+    public void AdoptFilesChangedSince(IReadOnlyDictionary<string, DateTime> mark)
+    {
+        foreach (var (name, written) in Mark())
+        {
+            if (name is LockName or ManifestName || name.StartsWith('.')) continue;
+            if (mark.TryGetValue(name, out var before) && before == written) continue;
+            if (!this.written.Contains(name)) this.written.Add(name);
+        }
+    }
+
     /// <summary>Removes what an earlier run wrote and this one did not, and records this run's files.</summary>
     public void Commit()
     {

@@ -68,7 +68,7 @@ public static class Checkpoint
         foreach (var name in file.Tensors.Keys)
         {
             if (name.EndsWith(".rows", StringComparison.Ordinal) && sparse.ContainsKey(name[..^5])) continue;
-            var t = file.Read(name);
+            var t = ModelFileException.RequireFinite(path, name, file.Read(name));
             if (sparse.TryGetValue(name, out var rows))
             {
                 var (ids, _) = file.ReadInts(name + ".rows");

@@ -159,7 +159,7 @@ public static class HuggingFace
         {
             var full = Resolve(name) ?? throw new ModelFileException(file.Path, "missing from the checkpoint", name);
             Used.Add(full);
-            return file.Read(full);
+            return ModelFileException.RequireFinite(file.Path, full, file.Read(full));
         }
 
         /// <summary>nn.Linear weight [out, in] → [in, out].</summary>

@@ -22,6 +22,7 @@ public static class JsonFile
 
     public static System.Text.Json.Nodes.JsonNode? Parse(string path)
     {
+        ModelFileException.NeedFile(path);
         var bytes = File.ReadAllBytes(path);
         CheckUtf8(path, bytes);
         try { return System.Text.Json.Nodes.JsonNode.Parse(bytes); }

@@ -15,7 +15,7 @@ public static class Llama2c
 
     static LlamaModel LoadChecked(string path)
     {
-        if (!File.Exists(path)) throw new ModelFileException(path, "file not found");
+        ModelFileException.NeedFile(path);
         var bytes = File.ReadAllBytes(path);
         if (bytes.Length < 28) throw new ModelFileException(path, $"only {bytes.Length} bytes: too short for the 28-byte llama2.c header");
         int Header(int i) => BinaryPrimitives.ReadInt32LittleEndian(bytes.AsSpan(4 * i));
@@ -84,12 +84,37 @@ public static class Llama2c
             p[$"blocks.{l}.mlp.W_out"] = w2[l];
             p[$"blocks.{l}.mlp.W_in"] = w3[l];
         }
+        // llama2.c's own names for the tensors, as its export writes them.
+        foreach (var (name, t) in p) ModelFileException.RequireFinite(path, $"{name} (ours; llama2.c's {Llama2cName(name)})", t);
         var config = new LlamaConfig
         {
             VocabularySize = vocab, ContextLength = seqLen, ModelWidth = dim, LayerCount = layers, HeadCount = heads, KeyValueHeads = kvHeads,
             MlpWidth = hidden, RmsNormEpsilon = 1e-5f, TiedEmbeddings = shared, RotaryLayout = RotaryLayout.Interleaved,
         };
         return new LlamaModel(config, p, path);
+    }
+
+    static string Llama2cName(string ours)
+    {
+        var parts = ours.Split('.');
+        var leaf = parts.Length >= 3 ? parts[^2] + "." + parts[^1] : ours;
+        var layer = parts.Length >= 3 && parts[0] == "blocks" ? $"[{parts[1]}]" : "";
+        return leaf switch
+        {
+            "embed.W_E" => "token_embedding_table",
+            "ln_final.w" => "rms_final_weight",
+            "unembed.W_U" => "wcls",
+            "ln1.w" => "rms_att_weight" + layer,
+            "attn.W_Q" => "wq" + layer,
+            "attn.W_K" => "wk" + layer,
+            "attn.W_V" => "wv" + layer,
+            "attn.W_O" => "wo" + layer,
+            "ln2.w" => "rms_ffn_weight" + layer,
+            "mlp.W_gate" => "w1" + layer,
+            "mlp.W_out" => "w2" + layer,
+            "mlp.W_in" => "w3" + layer,
+            _ => ours,
+        };
     }
 
     /// <summary>

@@ -18,6 +18,7 @@ public static class ModelLoader
             throw new ModelFileException(path, "folder holds no model: expected config.json + model.safetensors, one llama2.c .bin, or one suite checkpoint");
         }
         if (!File.Exists(path)) throw new ModelFileException(path, "no such file or folder");
+        ModelFileException.NeedFile(path);
         if (path.EndsWith(".bin", StringComparison.OrdinalIgnoreCase)) return Llama2c.Load(path);
         if (path.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase))
         {

@@ -90,7 +90,7 @@ public static partial class Npy
 
     static Dictionary<string, (float[] Values, int[] Shape)> ReadArchiveChecked(string path)
     {
-        if (!File.Exists(path)) throw new ModelFileException(path, "file not found");
+        ModelFileException.NeedFile(path);
         var arrays = new Dictionary<string, (float[], int[])>();
         try
         {

@@ -67,13 +67,13 @@ public static class OnnxBert
         var p = new Dictionary<string, Tensor>(StringComparer.Ordinal);
         void Add(string ours, string name)
         {
-            if (Find(name) is { } t) p[ours] = Read(t, source);
+            if (Find(name) is { } t) p[ours] = ModelFileException.RequireFinite(source, t.Name, Read(t, source));
         }
         // A Linear: its bias by name, its weight [in, out] (already our layout) by the graph.
         void AddLinear(string weightOurs, string biasOurs, string biasName)
         {
             Add(biasOurs, biasName);
-            if (weightOfBias.TryGetValue(biasName, out var weight)) p[weightOurs] = Read(initializers[weight], source);
+            if (weightOfBias.TryGetValue(biasName, out var weight)) p[weightOurs] = ModelFileException.RequireFinite(source, weight, Read(initializers[weight], source));
             else missing.Add($"the MatMul weight whose product {biasName} is added to");
         }
         Add("embed.W_E", "embeddings.word_embeddings.weight");

@@ -79,7 +79,7 @@ public static class PatternLens
     {
         var folder = Path.Combine(model.Folder, "prompts", hash);
         var promptPath = Path.Combine(folder, "prompt.json");
-        if (!File.Exists(promptPath)) throw new ModelFileException(promptPath, "file not found");
+        ModelFileException.NeedFile(promptPath);
         var prompt = JsonFile.ParseObject(promptPath);
         var tokens = prompt["tokens"] is JsonArray array && array.All(t => t is JsonValue v && v.GetValueKind() == JsonValueKind.String)
             ? array.Select(t => t!.GetValue<string>()).ToArray()

@@ -31,7 +31,7 @@ public sealed class PyTorchPickle : ITensorFile
 
     public static PyTorchPickle Open(string path) => ModelFileException.Guard(path, () =>
     {
-        if (!File.Exists(path)) throw new ModelFileException(path, "file not found");
+        ModelFileException.NeedFile(path);
         // Everything the unpickler makes (PyBridge leaves the storage behind each strided view) is freed with this scope.
         using var scope = torch.NewDisposeScope();
         Hashtable dict;
@@ -41,7 +41,7 @@ public sealed class PyTorchPickle : ITensorFile
         }
         catch (Exception e) when (e is not ModelFileException and not OutOfMemoryException)
         {
-            throw new ModelFileException(path, $"not a PyTorch state dict that TorchSharp.PyBridge reads ({e.GetType().Name}: {e.Message}); " +
+            throw new ModelFileException(path, $"not a PyTorch state dict that TorchSharp.PyBridge reads ({e.Message}); " +
                 "PyTorch's legacy (pre-1.6, non-zip) format is not read: re-save it with torch.save in a current PyTorch", inner: e);
         }
         var host = new Dictionary<string, Tensor>(StringComparer.Ordinal);

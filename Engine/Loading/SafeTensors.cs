@@ -48,7 +48,7 @@ public sealed class SafeTensors : ITensorFile
 
     static SafeTensors OpenChecked(string path)
     {
-        if (!File.Exists(path)) throw new ModelFileException(path, "file not found");
+        ModelFileException.NeedFile(path);
         using var stream = File.OpenRead(path);
         var length = stream.Length;
         if (length < 8) throw new ModelFileException(path, $"only {length} bytes: too short for a safetensors header (8-byte length + JSON)");

@@ -185,7 +185,7 @@ public sealed class SparseAutoencoder
     {
         HostTensor Read(string name, params int[] shape)
         {
-            var t = file.Read(name);
+            var t = ModelFileException.RequireFinite(path, name, file.Read(name));
             if (!t.Shape.AsSpan().SequenceEqual(shape))
                 throw new ModelFileException(path, $"has shape {t.ShapeString} but {configName} needs {HostTensor.Format(shape)}", name);
             return t;

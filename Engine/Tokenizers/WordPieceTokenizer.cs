@@ -30,7 +30,7 @@ public sealed class WordPieceTokenizer : ITokenizer
 
     public static WordPieceTokenizer FromFile(string vocabTxt, bool lowerCase = true)
     {
-        if (!File.Exists(vocabTxt)) throw new ModelFileException(vocabTxt, "file not found");
+        ModelFileException.NeedFile(vocabTxt);
         var lines = File.ReadAllLines(vocabTxt).Select(l => l.TrimEnd('\r')).ToList();
         if (!lines.Contains("[UNK]") || !lines.Contains("[CLS]") || !lines.Contains("[SEP]"))
             throw new ModelFileException(vocabTxt, "a BERT vocabulary needs [UNK], [CLS] and [SEP]");

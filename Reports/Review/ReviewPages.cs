@@ -115,11 +115,11 @@ public static class ReviewPages
                 {
                     body.Append("<div class=\"pair\">");
                     body.Append("<figure><figcaption>approved</figcaption>")
-                        .Append(s.IsNew ? "<p>(none)</p>" : Svg(File.ReadAllText(s.VerifiedPath))).Append("</figure>");
-                    body.Append("<figure><figcaption>received</figcaption>").Append(Svg(File.ReadAllText(s.ReceivedPath))).Append("</figure>");
+                        .Append(s.IsNew ? "<p>(none)</p>" : Svg(File.ReadAllText(s.VerifiedPath), "approved")).Append("</figure>");
+                    body.Append("<figure><figcaption>received</figcaption>").Append(Svg(SnapshotReview.ReadReceived(s), "received")).Append("</figure>");
                     body.Append("</div>\n");
                 }
-                else if (s.IsNew) body.Append($"<pre>{E(File.ReadAllText(s.ReceivedPath))}</pre>\n");
+                else if (s.IsNew) body.Append($"<pre>{E(SnapshotReview.ReadReceived(s))}</pre>\n");
                 else if (change.Lines.Count > 0)
                     body.Append("<pre class=\"diff\">").Append(string.Join("\n", change.Lines.Select(l =>
                         $"<span class=\"{(l.StartsWith('+') ? "added" : "removed")}\">{E(l)}</span>")))
@@ -140,7 +140,7 @@ public static class ReviewPages
             .headline.flipped, .flip { color: #991b1b; }
             .pair { display: flex; gap: 1.5em; flex-wrap: wrap; }
             .pair figure { margin: 0; background: white; border: 1px solid #e5e7eb; padding: 0.5em; }
-            .pair svg { max-width: 640px; height: auto; }
+            .pair img { max-width: 640px; height: auto; }
             pre.diff .added { color: #166534; } pre.diff .removed { color: #991b1b; }
             section.claim { border-top: 1px solid #d1d5db; margin-top: 1.5em; }
             </style>
@@ -155,5 +155,10 @@ public static class ReviewPages
             """;
     }
 
-    static string Svg(string svg) => ReportSite.StripXmlDeclaration(svg);
+    /// <summary>
+    /// A plot as an image, never as inline markup: a received SVG is a file anyone could have put there, and an SVG shown
+    /// through &lt;img&gt; runs no script, loads nothing and cannot touch the page.
+    /// </summary>
+    static string Svg(string svg, string which) =>
+        $"<img alt=\"{which} plot\" src=\"data:image/svg+xml;base64,{Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes(svg))}\">";
 }

@@ -110,7 +110,7 @@ public static partial class SnapshotReview
 
     public static SnapshotChange Change(PendingSnapshot snapshot)
     {
-        var received = File.ReadAllText(snapshot.ReceivedPath);
+        var received = ReadReceived(snapshot);
         if (snapshot.IsNew)
             return new SnapshotChange(snapshot, [], FlipsOf(null, received, snapshot), [], 0, "new snapshot: nothing approved yet");
         var approved = File.ReadAllText(snapshot.VerifiedPath);
@@ -179,6 +179,33 @@ public static partial class SnapshotReview
             }
         }
         return changes;
+    }
+
+    static readonly System.Text.UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
+
+    /// <summary>
+    /// A received file's text, refused unless it is what the suite writes for its extension: UTF-8 text without control
+    /// characters (tab, CR and LF aside), a table that parses for .csv, an &lt;svg&gt; document for .svg. Anything else
+    /// (a binary file under a snapshot's name) is never compared, shown or accepted.
+    /// </summary>
+    public static string ReadReceived(PendingSnapshot snapshot)
+    {
+        var path = snapshot.ReceivedPath;
+        string Refuse(string why) => throw new InvalidDataException($"{path} is not a snapshot: {why}; delete it (snapshots are UTF-8 text as the specs write them).");
+        var bytes = File.ReadAllBytes(path);
+        string text;
+        try { text = StrictUtf8.GetString(bytes); }
+        catch (System.Text.DecoderFallbackException e) { return Refuse($"byte {e.Index} is not UTF-8"); }
+        var control = text.IndexOfAny([.. Enumerable.Range(0, 32).Where(c => c is not ('\t' or '\n' or '\r')).Select(c => (char)c), '\u007f']);
+        if (control >= 0) return Refuse($"it holds the control character U+{(int)text[control]:X4} at character {control}");
+        if (snapshot.Extension == "svg" && !Site.ReportSite.StripXmlDeclaration(text).TrimStart().StartsWith("<svg", StringComparison.Ordinal))
+            return Refuse("it is not an <svg> document");
+        if (snapshot.Extension == "csv")
+        {
+            try { Csv.Parse(text); }
+            catch (FormatException e) { return Refuse("it is not a table: " + e.Message); }
+        }
+        return text;
     }
 
     /// <summary>The received text becomes the approved one: the same rename a reviewer does by hand.</summary>
