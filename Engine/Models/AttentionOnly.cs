@@ -51,7 +51,7 @@ public sealed class AttentionOnlyModel : Transformer
 
     public new AttentionOnlyConfig Config => config;
 
-    protected internal override Tensor Forward(HookContext context, WeightSet w, Tensor ids, RunOptions options)
+    protected internal override Tensor? Forward(HookContext context, WeightSet w, Tensor ids, RunOptions options)
     {
         var settings = new AttentionSettings(config.HeadCount, config.HeadCount, config.HeadWidth, Causal: true);
         var tokenEmbedding = context.Hook(Hooks.Embed, Embeddings.Lookup(ids, w["embed.W_E"]));                   // [batch, pos, dModel]
@@ -67,6 +67,7 @@ public sealed class AttentionOnlyModel : Transformer
                 x = context.Hook(Hooks.Ln1(l), Layers.LayerNorm(residual, w[$"blocks.{l}.ln1.w"], w[$"blocks.{l}.ln1.b"], config.LayerNormEpsilon));
             var attention = Attention.Forward(context, l, x, w, settings);
             residual = context.Hook(Hooks.ResidPost(l), residual.Plus(attention)).MoveToOuterDisposeScope();
+            if (context.StopsAfter(l)) return null;
         }
         if (config.UseLayerNorm)
             residual = context.Hook(Hooks.LnFinal, Layers.LayerNorm(residual, w["ln_final.w"], w["ln_final.b"], config.LayerNormEpsilon));

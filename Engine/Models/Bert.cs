@@ -65,17 +65,20 @@ public sealed class BertModel : Transformer
 
     public new BertConfig Config => config;
 
-    protected internal override Tensor Forward(HookContext context, WeightSet w, Tensor ids, RunOptions options)
+    /// <summary>MLM logits with a head; without one the "logits" are the encoder's output [batch, pos, dModel], as Hugging Face's last_hidden_state.</summary>
+    protected internal override Tensor? Forward(HookContext context, WeightSet w, Tensor ids, RunOptions options)
     {
-        var hidden = Encode(context, w, ids, options);
-        return config.LanguageModelHead ? MaskedLanguageModelHead(context, w, hidden) : hidden;
+        if (Encode(context, w, ids, options) is not { } hidden || context.Output == LogitsOutput.None) return null;
+        if (config.LanguageModelHead) return MaskedLanguageModelHead(context, w, hidden);
+        return context.Output == LogitsOutput.LastPosition ? hidden[.., ^1.., ..] : hidden;
     }
 
     /// <summary>The encoder's output [batch, pos, dModel] (after the last block's LayerNorm), on the live weights.</summary>
     public Tensor Encode(HookContext context, int[][] tokens, RunOptions options) =>
-        Encode(context, Live, TorchRuntime.Ids(tokens, Live.Device), options);
+        Encode(context, Live, TorchRuntime.Ids(tokens, Live.Device), options)!;
 
-    Tensor Encode(HookContext context, WeightSet w, Tensor ids, RunOptions options)
+    /// <summary>The encoder's output, or null when the run stops after an earlier block (nothing later is read).</summary>
+    Tensor? Encode(HookContext context, WeightSet w, Tensor ids, RunOptions options)
     {
         long batch = ids.shape[0], pos = ids.shape[1];
         var device = ids.device.ToString();
@@ -102,11 +105,12 @@ public sealed class BertModel : Transformer
             var mlp = context.Hook(Hooks.MlpOut(l), Linear.Apply(post, w[B("mlp.W_out")], w[B("mlp.b_out")]));
             residual = context.Hook(Hooks.ResidPost(l), x.Plus(mlp));
             x = context.Hook(Hooks.Ln2(l), Layers.LayerNorm(residual, w[B("ln2.w")], w[B("ln2.b")], config.LayerNormEpsilon)).MoveToOuterDisposeScope();
+            if (context.StopsAfter(l)) return null;
         }
         return x;
     }
 
-    Tensor MaskedLanguageModelHead(HookContext context, WeightSet w, Tensor hidden) =>
+    Tensor? MaskedLanguageModelHead(HookContext context, WeightSet w, Tensor hidden) =>
         Embeddings.Unembed(context, MaskedLanguageModelTransform(context, w, hidden), null, w["embed.W_E"], w["unembed.b_U"]);
 
     /// <summary>The MLM head before its decoder: LayerNorm(gelu(hidden·W + b)) [..., dModel].</summary>

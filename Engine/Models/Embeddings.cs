@@ -26,12 +26,15 @@ internal static class Embeddings
         table[..(int)ids.shape[1]].unsqueeze(0).expand(ids.shape[0], ids.shape[1], table.shape[1]);
 
     /// <summary>
-    /// x [batch, pos, dModel] → logits [batch, pos, vocab], through W_U [dModel, vocab] or tied W_E [vocab, dModel]. When the
-    /// run will hand the logits to the host (float32 on the CPU), the product is written straight into the host array:
+    /// x [batch, pos, dModel] → logits [batch, pos, vocab], through W_U [dModel, vocab] or tied W_E [vocab, dModel]; only
+    /// the last position's [batch, 1, vocab] when that is all the run wants, and nothing (null) when it wants none. When
+    /// the run will hand the logits to the host (float32 on the CPU), the product is written straight into the host array:
     /// at GPT-2's vocabulary and batch 8 that array is 411 MB, and copying it out cost more than the product itself.
     /// </summary>
-    public static Tensor Unembed(HookContext context, Tensor x, Tensor? unembed, Tensor embed, Tensor? bias)
+    public static Tensor? Unembed(HookContext context, Tensor x, Tensor? unembed, Tensor embed, Tensor? bias)
     {
+        if (context.Output == LogitsOutput.None) return null;
+        if (context.Output == LogitsOutput.LastPosition) x = x[.., ^1.., ..];                     // [batch, 1, dModel]
         var w = unembed ?? embed.t();                                                           // [dModel, vocab]
         if (!context.LogitsToHost || x.device_type != DeviceType.CPU || x.dtype != ScalarType.Float32 || x.requires_grad)
             return Linear.Apply(x, w, bias);

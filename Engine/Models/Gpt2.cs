@@ -56,13 +56,16 @@ public sealed class Gpt2Model : Transformer
 
     AttentionSettings Settings => new(config.HeadCount, config.HeadCount, config.HeadWidth, Causal: true);
 
-    protected internal override Tensor Forward(HookContext context, WeightSet w, Tensor ids, RunOptions options) =>
-        Embeddings.Unembed(context, Encode(context, w, ids), w.Maybe("unembed.W_U"), w["embed.W_E"], w.Maybe("unembed.b_U"));   // [batch, pos, vocab]
+    protected internal override Tensor? Forward(HookContext context, WeightSet w, Tensor ids, RunOptions options) =>
+        Encode(context, w, ids) is { } final
+            ? Embeddings.Unembed(context, final, w.Maybe("unembed.W_U"), w["embed.W_E"], w.Maybe("unembed.b_U"))   // [batch, pos, vocab]
+            : null;
 
     /// <summary>The final residual after ln_final [batch, pos, dModel] on the live weights, before the unembedding.</summary>
-    public Tensor Encode(HookContext context, int[][] tokens) => Encode(context, Live, TorchRuntime.Ids(tokens, Live.Device));
+    public Tensor Encode(HookContext context, int[][] tokens) => Encode(context, Live, TorchRuntime.Ids(tokens, Live.Device))!;
 
-    Tensor Encode(HookContext context, WeightSet w, Tensor ids)
+    /// <summary>The final residual, or null when the run stops after an earlier block (nothing later is read).</summary>
+    Tensor? Encode(HookContext context, WeightSet w, Tensor ids)
     {
         var tokenEmbedding = context.Hook(Hooks.Embed, Embeddings.Lookup(ids, w["embed.W_E"]));                          // [batch, pos, dModel]
         var positionEmbedding = context.Hook(Hooks.PosEmbed, Embeddings.Positions(ids, w["pos_embed.W_pos"]));
@@ -81,6 +84,7 @@ public sealed class Gpt2Model : Transformer
             var post = context.Hook(Hooks.MlpPost(l), Layers.Gelu(pre, config.Activation));
             var mlp = context.Hook(Hooks.MlpOut(l), Linear.Apply(post, w[B("mlp.W_out")], w[B("mlp.b_out")]));              // [batch, pos, dModel]
             residual = context.Hook(Hooks.ResidPost(l), residual.Plus(mlp)).MoveToOuterDisposeScope();
+            if (context.StopsAfter(l)) return null;
         }
         return context.Hook(Hooks.LnFinal, Norm(residual, w, "ln_final"));
     }

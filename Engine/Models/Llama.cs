@@ -58,7 +58,7 @@ public sealed class LlamaModel : Transformer
 
     public new LlamaConfig Config => config;
 
-    protected internal override Tensor Forward(HookContext context, WeightSet w, Tensor ids, RunOptions options)
+    protected internal override Tensor? Forward(HookContext context, WeightSet w, Tensor ids, RunOptions options)
     {
         var settings = new AttentionSettings(config.HeadCount, config.KeyValueHeadCount, config.HeadWidth, Causal: true,
             RotaryDim: config.HeadWidth, RotaryTheta: config.RopeTheta, RotaryLayout: config.RotaryLayout);
@@ -87,6 +87,7 @@ public sealed class LlamaModel : Transformer
             }
             var mlp = context.Hook(Hooks.MlpOut(l), post.matmul(w[B("mlp.W_out")]));                                      // [batch, pos, dModel]
             residual = context.Hook(Hooks.ResidPost(l), residual.Plus(mlp)).MoveToOuterDisposeScope();
+            if (context.StopsAfter(l)) return null;
         }
         var final = context.Hook(Hooks.LnFinal, Layers.RmsNorm(residual, w["ln_final.w"], config.RmsNormEpsilon));
         return Embeddings.Unembed(context, final, w.Maybe("unembed.W_U"), w["embed.W_E"], null);                                    // [batch, pos, vocab]

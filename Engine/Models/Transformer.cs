@@ -48,6 +48,18 @@ public sealed record RunOptions
     /// <summary>Hook names to cache; "*" caches every hook.</summary>
     public IReadOnlyCollection<string>? Cache { get; init; }
 
+    /// <summary>Caches every hook whose name passes this test too (TransformerLens's names_filter).</summary>
+    public Func<string, bool>? CacheFilter { get; init; }
+
+    /// <summary>Code that reads hooks' activations on the device during the run (a detector's reduction).</summary>
+    public IReadOnlyList<HookReader>? Readers { get; init; }
+
+    /// <summary>
+    /// What to compute of the logits: all positions (the default), the last position (generation), or none (a scan:
+    /// the forward pass then also stops after the last block anything reads).
+    /// </summary>
+    public LogitsOutput Logits { get; init; } = LogitsOutput.All;
+
     public IReadOnlyList<Intervention>? Interventions { get; init; }
 
     /// <summary>Compute per-head outputs (hook_result) even when not cached.</summary>
@@ -71,7 +83,11 @@ public sealed record RunOptions
 }
 
 /// <summary>What a run returns: host copies, so nothing of libtorch outlives the run.</summary>
-public sealed record RunResult(HostTensor Logits, ActivationCache Cache);
+public sealed record RunResult(HostTensor? ComputedLogits, ActivationCache Cache)
+{
+    /// <summary>The logits [batch, pos, vocab] ([batch, 1, vocab] for the last position only).</summary>
+    public HostTensor Logits => ComputedLogits ?? throw new InvalidOperationException("This run computed no logits (RunOptions.Logits = None).");
+}
 
 /// <summary>
 /// A transformer built from a config and named tensors, computing on libtorch tensors. <see cref="Run"/> takes token ids
@@ -136,15 +152,46 @@ public abstract class Transformer : IDisposable
         ValidateTokens(tokens, options);
         var device = options.Device is { } named ? Devices.Check(named, "RunOptions.Device") : Devices.Default;
         var weights = WeightsOn(device, options.Precision);
-        var context = new HookContext(options.Cache, options.Interventions, options.ComputeResult) { LogitsToHost = true };
+        var context = new HookContext(options, keepOnDevice: false) { LogitsToHost = true, Output = options.Logits };
+        context.PlanStop(HookNames, Config.LayerCount);
         // One dispose scope per run: every intermediate is freed here; what leaves is copied to the host.
         using var scope = torch.NewDisposeScope();
         using var noGrad = torch.no_grad();
         var logits = Forward(context, weights, TorchRuntime.Ids(tokens, device), options);
         context.CheckAllUsed();
-        var hostLogits = context.HostLogits ?? context.Cached(Models.Hooks.Logits) ?? TorchRuntime.ToHost(logits, Models.Hooks.Logits);
-        if (context.Caches(Models.Hooks.Logits)) context.Store(Models.Hooks.Logits, hostLogits);
+        var hostLogits = logits is null ? null : context.HostLogits ?? context.Cached(Models.Hooks.Logits) ?? TorchRuntime.ToHost(logits, Models.Hooks.Logits);
+        if (hostLogits is not null && context.Caches(Models.Hooks.Logits)) context.Store(Models.Hooks.Logits, hostLogits);
         return new RunResult(hostLogits, context.Cache);
+    }
+
+    /// <summary>
+    /// Runs the model and keeps what it cached on the run's device: the returned <see cref="Trace"/> owns those tensors
+    /// (and the logits, unless <see cref="RunOptions.Logits"/> is None) until it is disposed. Copying to the host is
+    /// explicit (<see cref="Trace.ToHost"/>). Nothing else of the run outlives it.
+    /// </summary>
+    public Trace Trace(int[][] tokens, RunOptions? options = null)
+    {
+        options ??= new RunOptions();
+        ValidateTokens(tokens, options);
+        var device = options.Device is { } named ? Devices.Check(named, "RunOptions.Device") : Devices.Default;
+        var weights = WeightsOn(device, options.Precision);
+        var context = new HookContext(options, keepOnDevice: true) { Output = options.Logits };
+        context.PlanStop(HookNames, Config.LayerCount);
+        Tensor? logits;
+        using (var scope = torch.NewDisposeScope())
+        using (var noGrad = torch.no_grad())
+        {
+            logits = Forward(context, weights, TorchRuntime.Ids(tokens, device), options);
+            context.CheckAllUsed();
+            logits?.DetachFromDisposeScope();
+        }
+        var activations = context.TakeDeviceCache();
+        if (logits is not null && context.Caches(Models.Hooks.Logits) && !activations.ContainsKey(Models.Hooks.Logits))
+        {
+            var alias = logits.alias();
+            activations[Models.Hooks.Logits] = alias;
+        }
+        return new Trace(logits, activations, device);
     }
 
     public RunResult Run(int[] tokens, RunOptions? options = null) => Run([tokens], options);
@@ -157,14 +204,18 @@ public abstract class Transformer : IDisposable
     {
         options ??= new RunOptions();
         ValidateTokens(tokens, options);
-        var context = new HookContext(options.Cache, options.Interventions, options.ComputeResult);
-        var logits = Forward(context, Live, TorchRuntime.Ids(tokens, Live.Device), options);
+        if (options.Logits == LogitsOutput.None) throw new ArgumentException("Logits(…) computes logits: RunOptions.Logits cannot be None here.");
+        var context = new HookContext(options, keepOnDevice: false) { Output = options.Logits };
+        var logits = Forward(context, Live, TorchRuntime.Ids(tokens, Live.Device), options)!;
         context.CheckAllUsed();
         return logits;
     }
 
-    /// <summary>The forward pass on weights <paramref name="w"/>; ids [batch, pos] int64 → logits [batch, pos, vocab].</summary>
-    protected internal abstract Tensor Forward(HookContext context, WeightSet w, Tensor ids, RunOptions options);
+    /// <summary>
+    /// The forward pass on weights <paramref name="w"/>; ids [batch, pos] int64 → logits [batch, pos, vocab] (or
+    /// [batch, 1, vocab] for the last position), or null when the context asks for none.
+    /// </summary>
+    protected internal abstract Tensor? Forward(HookContext context, WeightSet w, Tensor ids, RunOptions options);
 
     /// <summary>
     /// Trains every parameter with <see cref="Trainer"/> on the live weights; the host <see cref="Parameters"/> are brought
@@ -217,6 +268,7 @@ public abstract class Transformer : IDisposable
 
     void CopyToHost(WeightSet weights)
     {
+        if (weights.SharesHostMemory) return;
         foreach (var (name, t) in weights.Tensors) TorchRuntime.CopyToHost(t, Parameters[name].Data);
     }
 
@@ -254,9 +306,10 @@ public abstract class Transformer : IDisposable
         for (var s = 0; s < steps; s++)
         {
             if (tokens.Count >= Config.ContextLength) break;
-            var logits = Run([.. tokens]).Logits;
+            // Only the last position is unembedded: at GPT-2's vocabulary the others' logits would be most of the work.
+            var logits = Run([.. tokens], new RunOptions { Logits = LogitsOutput.LastPosition }).Logits;
             var vocab = Config.VocabularySize;
-            var last = logits.Data.AsSpan((tokens.Count - 1) * vocab, vocab);
+            var last = logits.Data.AsSpan(0, vocab);
             tokens.Add(System.Numerics.Tensors.TensorPrimitives.IndexOfMax(last));
         }
         return [.. tokens.Skip(prompt.Length)];

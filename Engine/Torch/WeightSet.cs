@@ -29,8 +29,9 @@ public sealed class WeightSet : IDisposable
         // They outlive whatever dispose scope is open when a run first asks for them (a training step's, a run's).
         foreach (var (name, p) in parameters)
         {
+            // On the CPU in float32 the weights are the host arrays themselves (held once, not twice); elsewhere a copy.
             // The Parameter takes the tensor's handle; disposing the emptied wrapper keeps it from the finalizer.
-            using var values = TorchRuntime.FromHost(p, device, precision);
+            using var values = SharesHostMemory ? TorchRuntime.Share(p) : TorchRuntime.FromHost(p, device, precision);
             var parameter = new Parameter(values, requires_grad: false);
             parameter.DetachFromDisposeScope();
             tensors[name] = parameter;
@@ -38,6 +39,9 @@ public sealed class WeightSet : IDisposable
     }
 
     public string Device { get; }
+
+    /// <summary>Whether these tensors are the host parameters' own memory (float32 on the CPU): then nothing is copied back.</summary>
+    public bool SharesHostMemory => Device == "cpu" && Precision == Precision.Float32;
 
     public Precision Precision { get; }
 
