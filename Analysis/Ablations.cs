@@ -21,9 +21,12 @@ public static class Ablations
     {
         if (2 * protocol.HalfLength + protocol.PrefixLength > model.Config.ContextLength)
             throw new ArgumentException($"The induction protocol needs {protocol.PrefixLength} + 2·{protocol.HalfLength} tokens; the model's context is {model.Config.ContextLength}.");
-        var prompts = AttentionPatterns.FromModel(model, protocol.Prompts(model.Config.VocabularySize), id => id.ToString(System.Globalization.CultureInfo.InvariantCulture),
-            protocol.BatchSize, progress, interventions);
-        return Detectors.Run(prompts, new InductionDetector(protocol.PrefixLength))[0];
+        // Reduced on the device: only per-head sums leave it. Interventions that depend on the batch (a mean ablation) get
+        // the protocol's batches exactly; without them batches are sized by the memory budget (the scores are per sequence).
+        using var detector = new DeviceInductionDetector(model.Config.LayerCount, protocol.PrefixLength);
+        PatternPass.Run(model, [.. protocol.Prompts(model.Config.VocabularySize)], id => id.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            [detector], progress, interventions, fixedBatchSize: interventions is { Count: > 0 } ? protocol.BatchSize : null);
+        return detector.Result();
     }
 
     /// <summary>

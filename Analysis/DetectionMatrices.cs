@@ -102,6 +102,12 @@ public static class DetectionMatrices
         if (sums is null) throw new InvalidOperationException("No prompts were given to the detector.");
         for (var l = 0; l < sums.GetLength(0); l++)
             for (var h = 0; h < sums.GetLength(1); h++) sums[l, h] /= count;
+        return Scores(pattern, measure, excludeBos, excludeCurrentToken, sums);
+    }
+
+    /// <summary>The table from the scores averaged over prompts [layer, head].</summary>
+    public static HeadScores Scores(DetectionTemplate pattern, ErrorMeasure measure, bool excludeBos, bool excludeCurrentToken, double[,] sums)
+    {
         var options = (excludeBos ? ", BOS excluded" : "") + (excludeCurrentToken ? ", current token excluded" : "");
         // TransformerLens reports these scores without a flag threshold; none is invented here.
         return new HeadScores($"TL {Name(pattern)} ({measure.ToString().ToLowerInvariant()}{options})",

@@ -86,7 +86,9 @@ public sealed class PreviousTokenDetector(string name = "previous-token") : IPat
         return (sum, Math.Max(0, p.Length - 1));
     });
 
-    public HeadScores Result() => new(name, Detectors.PrevTokenDefinition, mean.Means(), 0.3);
+    public HeadScores Result() => Scores(name, mean.Means());
+
+    public static HeadScores Scores(string name, double[,] means) => new(name, Detectors.PrevTokenDefinition, means, 0.3);
 }
 
 public sealed class BosDetector : IPatternAccumulator
@@ -100,7 +102,9 @@ public sealed class BosDetector : IPatternAccumulator
         return (sum, p.Length);
     });
 
-    public HeadScores Result() => new("BOS", Detectors.BosDefinition, mean.Means(), 0.1);
+    public HeadScores Result() => Scores(mean.Means());
+
+    public static HeadScores Scores(double[,] means) => new("BOS", Detectors.BosDefinition, means, 0.1);
 }
 
 public sealed class PositionalDetector(int maxOffset = 128) : IPatternAccumulator
@@ -134,9 +138,11 @@ public sealed class PositionalDetector(int maxOffset = 128) : IPatternAccumulato
         return profile;
     }
 
-    public HeadScores Result()
+    public HeadScores Result() => Scores(Profiles());
+
+    /// <summary>The positional table from profiles [layer, head, d]: the peak over d ≥ 1 and its offset.</summary>
+    public static HeadScores Scores(double[,,] profile)
     {
-        var profile = Profiles();
         int layers = profile.GetLength(0), heads = profile.GetLength(1);
         var score = new double[layers, heads];
         var peak = new double[layers, heads];
@@ -181,7 +187,9 @@ public sealed class DuplicateTokenDetector : IPatternAccumulator
         });
     }
 
-    public HeadScores Result() => new("duplicate-token", Detectors.DuplicateDefinition, mean.Means(), 0.3);
+    public HeadScores Result() => Scores(mean.Means());
+
+    public static HeadScores Scores(double[,] means) => new("duplicate-token", Detectors.DuplicateDefinition, means, 0.3);
 }
 
 public sealed class DelimiterDetector : IPatternAccumulator
@@ -208,13 +216,15 @@ public sealed class DelimiterDetector : IPatternAccumulator
     /// <summary>The delimiters' share of all tokens (the baseline a head attending uniformly would get).</summary>
     public double Share => tokens == 0 ? double.NaN : (double)delimiters / tokens;
 
-    public HeadScores Result()
+    public HeadScores Result() => Scores(mean.Means(), Share);
+
+    /// <summary>The delimiter table from the mean mass on delimiters [layer, head] and the delimiters' share of tokens.</summary>
+    public static HeadScores Scores(double[,] mass, double share)
     {
-        var mass = mean.Means();
         var ratio = new double[mass.GetLength(0), mass.GetLength(1)];
         for (var l = 0; l < ratio.GetLength(0); l++)
-            for (var h = 0; h < ratio.GetLength(1); h++) ratio[l, h] = Share > 0 ? mass[l, h] / Share : double.NaN;
-        return new HeadScores("delimiter", Detectors.DelimiterDefinition + $" (share {Share:P1})", ratio, 2.0)
+            for (var h = 0; h < ratio.GetLength(1); h++) ratio[l, h] = share > 0 ? mass[l, h] / share : double.NaN;
+        return new HeadScores("delimiter", Detectors.DelimiterDefinition + $" (share {share:P1})", ratio, 2.0)
         {
             Extra = new Dictionary<string, double[,]> { ["mass"] = mass },
         };
@@ -245,5 +255,7 @@ public sealed class InductionDetector(int prefix = 0) : IPatternAccumulator
         });
     }
 
-    public HeadScores Result() => new("induction", Detectors.InductionDefinition, mean.Means(), 0.3);
+    public HeadScores Result() => Scores(mean.Means());
+
+    public static HeadScores Scores(double[,] means) => new("induction", Detectors.InductionDefinition, means, 0.3);
 }

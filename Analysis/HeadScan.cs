@@ -56,9 +56,7 @@ public static class HeadScan
         {
             notes.Add($"real text: {inputs.RealText.Count} prompts, {inputs.RealText.Sum(p => p.Length)} tokens");
             progress.Start("real text", inputs.RealText.Count);
-            var textPatterns = AttentionPatterns.FromModel(model, inputs.RealText, text, batchSize: 1,
-                progress: progress.Counter("real text", inputs.RealText.Count)).ToList();
-            (var patternTables, profiles, var maxOffset) = PatternOnly(textPatterns);
+            (var patternTables, profiles, var maxOffset) = PatternOnlyOnDevice(model, inputs.RealText, text, progress.Counter("real text", inputs.RealText.Count));
             notes.Add($"positional: offsets d < {maxOffset}");
             tables.AddRange(patternTables);
         }
@@ -69,8 +67,10 @@ public static class HeadScan
             var random = new Random(protocol.Seed);
             var control = Enumerable.Range(0, protocol.ControlSequences)
                 .Select(_ => Enumerable.Range(0, protocol.ControlLength).Select(_ => random.Next(model.Config.VocabularySize)).ToArray()).ToList();
-            var detector = new PreviousTokenDetector(DetectorRegistry.PreviousTokenOnRandomTokens.Table);
-            tables.Add((DetectorRegistry.PreviousTokenOnRandomTokens, Detectors.Run(AttentionPatterns.FromModel(model, control, text), detector)[0]));
+            using var detector = new DevicePreviousTokenDetector(model.Config.LayerCount, DetectorRegistry.PreviousTokenOnRandomTokens.Table);
+            PatternPass.Run(model, control, text, [detector]);
+            tables.Add((DetectorRegistry.PreviousTokenOnRandomTokens, detector.Result()));
+            notes.Add($"random-token control: {protocol.ControlSequences} sequences of {protocol.ControlLength} tokens, seed {protocol.Seed}");
         }
 
         if (Wanted(DetectorRegistry.Induction))
@@ -160,6 +160,35 @@ public static class HeadScan
             (DetectorRegistry.MatrixPreviousToken, DetectionMatrices.Detect(prompts, DetectionTemplate.PreviousToken)),
             (DetectorRegistry.MatrixDuplicateToken, DetectionMatrices.Detect(prompts, DetectionTemplate.DuplicateToken)),
             (DetectorRegistry.MatrixInduction, DetectionMatrices.Detect(prompts, DetectionTemplate.Induction)),
+        ];
+        return (tables, positional.Profiles(), maxOffset);
+    }
+
+    /// <summary>
+    /// <see cref="PatternOnly"/> on the device: the model runs over <paramref name="prompts"/> in memory-budgeted batches and
+    /// every block's pattern is reduced there, so only per-head sums reach the host. The same tables as the host detectors
+    /// on the same prompts (Specs/DevicePatterns.fs compares them).
+    /// </summary>
+    public static (IReadOnlyList<(HeadDetector Detector, HeadScores Table)> Tables, double[,,] Profiles, int MaxOffset) PatternOnlyOnDevice(
+        Transformer model, IReadOnlyList<int[]> prompts, Func<int, string> tokenText, IProgress<int>? progress = null)
+    {
+        var layers = model.Config.LayerCount;
+        var maxOffset = MaxOffset(prompts.Select(p => p.Length));
+        using var previous = new DevicePreviousTokenDetector(layers, DetectorRegistry.PreviousToken.Table);
+        using var bos = new DeviceBosDetector(layers);
+        using var positional = new DevicePositionalDetector(layers, maxOffset);
+        using var duplicate = new DeviceDuplicateTokenDetector(layers);
+        using var delimiter = new DeviceDelimiterDetector(layers);
+        using var matrixPrevious = new DeviceDetectionMatrix(layers, DetectionTemplate.PreviousToken);
+        using var matrixDuplicate = new DeviceDetectionMatrix(layers, DetectionTemplate.DuplicateToken);
+        using var matrixInduction = new DeviceDetectionMatrix(layers, DetectionTemplate.Induction);
+        PatternPass.Run(model, prompts, tokenText, [previous, bos, positional, duplicate, delimiter, matrixPrevious, matrixDuplicate, matrixInduction], progress);
+        List<(HeadDetector, HeadScores)> tables =
+        [
+            (DetectorRegistry.PreviousToken, previous.Result()), (DetectorRegistry.Bos, bos.Result()), (DetectorRegistry.Positional, positional.Result()),
+            (DetectorRegistry.DuplicateToken, duplicate.Result()), (DetectorRegistry.Delimiter, delimiter.Result()),
+            (DetectorRegistry.MatrixPreviousToken, matrixPrevious.Result()), (DetectorRegistry.MatrixDuplicateToken, matrixDuplicate.Result()),
+            (DetectorRegistry.MatrixInduction, matrixInduction.Result()),
         ];
         return (tables, positional.Profiles(), maxOffset);
     }

@@ -24,11 +24,17 @@ public sealed record Settings
     /// <summary>VERIFICATION_DEVICE: cpu (default), cuda or cuda:N, the device specs run models on.</summary>
     public string? Device { get; init; }
 
+    /// <summary>
+    /// VERIFICATION_MEMORY_BUDGET: bytes of activations one batch may hold ("2GiB", "512MiB", "3e9"); unset, the
+    /// device's default (<see cref="Models.MemoryPlan.DefaultBudget"/>). Batches are sized to fit it.
+    /// </summary>
+    public long? MemoryBudget { get; init; }
+
     /// <summary>The variables' names, as the README's table lists them.</summary>
     public static readonly IReadOnlyList<string> Variables =
     [
         "VERIFICATION_MODELS", "VERIFICATION_SHARED", "VERIFICATION_APPROVED", "VERIFICATION_ACCEPT", "VERIFICATION_TEXT",
-        "VERIFICATION_DEVICE",
+        "VERIFICATION_DEVICE", "VERIFICATION_MEMORY_BUDGET",
     ];
 
     /// <summary>The settings of this process, read when first used.</summary>
@@ -48,6 +54,28 @@ public sealed record Settings
             Accept = Read("VERIFICATION_ACCEPT") is "1" or "true" or "yes",
             TextFile = Read("VERIFICATION_TEXT"),
             Device = Read("VERIFICATION_DEVICE"),
+            MemoryBudget = Read("VERIFICATION_MEMORY_BUDGET") is { } budget ? ParseBytes(budget, "VERIFICATION_MEMORY_BUDGET") : null,
         };
+    }
+
+    /// <summary>"2GiB", "512MiB", "64KiB", "1.5GB", "3e9" or a plain byte count; anything else names <paramref name="source"/>.</summary>
+    public static long ParseBytes(string text, string source)
+    {
+        var t = text.Trim();
+        (string Suffix, double Factor)[] units =
+        [
+            ("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10), ("GB", 1e9), ("MB", 1e6), ("KB", 1e3), ("B", 1),
+        ];
+        var factor = 1.0;
+        foreach (var (suffix, f) in units)
+            if (t.EndsWith(suffix, StringComparison.OrdinalIgnoreCase))
+            {
+                (t, factor) = (t[..^suffix.Length].Trim(), f);
+                break;
+            }
+        if (!double.TryParse(t, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var value)
+            || !double.IsFinite(value) || value * factor < 1 << 20 || value * factor > 1L << 50)
+            throw new ArgumentException($"{source}: '{text}' is not a memory size from 1MiB to 1PiB (e.g. 2GiB, 512MiB, 3e9).");
+        return (long)(value * factor);
     }
 }

@@ -111,7 +111,7 @@ let ``every VERIFICATION_ variable is read in one place, the Settings record`` (
     let readsByName = files |> List.filter (fun (_, text) -> Regex.IsMatch(text, "GetEnvironmentVariable\\s*\\(?\\s*\"VERIFICATION_")) |> List.map fst
     Assert.That(readsByName, Is.Empty, "read VERIFICATION_* through Settings.Current")
     let mentioned =
-        files |> List.collect (fun (_, text) -> [ for m in Regex.Matches(text, "VERIFICATION_[A-Z]+") -> m.Value ]) |> List.distinct |> List.sort
+        files |> List.collect (fun (_, text) -> [ for m in Regex.Matches(text, "VERIFICATION_[A-Z]+(?:_[A-Z]+)*") -> m.Value ]) |> List.distinct |> List.sort
     let known = Verification.Engine.Settings.Variables |> Seq.toList
     Assert.That(mentioned |> List.filter (fun v -> not (List.contains v known)), Is.Empty, "a variable the Settings record does not read")
     let settings = Verification.Engine.Settings.FromEnvironment(fun name -> if name = "VERIFICATION_ACCEPT" then "yes" elif name = "VERIFICATION_MODELS" then "/models" else null)

@@ -65,7 +65,7 @@ public sealed class AttentionPatterns
         var done = 0;
         foreach (var batch in Batches(sequences, batchSize))
         {
-            var cache = model.Run(batch, new RunOptions { Cache = hooks, Interventions = interventions }).Cache;
+            var cache = model.Run(batch, new RunOptions { Cache = hooks, Interventions = interventions, Logits = LogitsOutput.None }).Cache;
             for (var b = 0; b < batch.Length; b++)
             {
                 var length = batch[b].Length;
