@@ -150,7 +150,12 @@ public static class PatternPass
             var readers = Enumerable.Range(0, config.LayerCount)
                 .Select(l => new HookReader(Hooks.Pattern(l), pattern =>
                 {
-                    foreach (var d in detectors) d.Add(l, pattern, batch);
+                    // Each detector's temporaries (a masked copy of the pattern) are freed before the next one's are made.
+                    foreach (var d in detectors)
+                    {
+                        using var scope = torch.NewDisposeScope();
+                        d.Add(l, pattern, batch);
+                    }
                 })).ToList();
             var options = new RunOptions
             {

@@ -31,6 +31,9 @@ public sealed record InductionProtocol(int HalfLength = 256, int Sequences = 320
 /// <summary>How a head scan builds its prompts: induction prompts, the random-token control, BOS, and real-text windows.</summary>
 public sealed record ScanProtocol
 {
+    /// <summary>What the protocol is called (quick, spd, arena), for the scan's report.</summary>
+    public string Name { get; init; } = "custom";
+
     /// <summary>The induction prompts (null: chosen from the model's context by Fixtures' Protocols).</summary>
     public InductionProtocol? Induction { get; init; }
 

@@ -27,9 +27,17 @@ public static class Program
         root.Add(verbose);
         // Every command that runs a model takes --device; it is checked (and CUDA looked for) before any work.
         var device = new Option<string?>("--device") { Description = "cpu (default; VERIFICATION_DEVICE otherwise), cuda or cuda:N." };
+        var memory = new Option<string?>("--memory") { Description = "Bytes of activations a batch may hold (e.g. 2GiB; default: VERIFICATION_MEMORY_BUDGET, else 1GiB on the CPU, 8GiB on CUDA)." };
+        memory.Validators.Add(r =>
+        {
+            if (!TryValue(r, out string? value) || value is null) return;
+            try { Engine.Settings.ParseBytes(value, "--memory"); }
+            catch (ArgumentException e) { r.AddError(e.Message); }
+        });
         int Guard(ParseResult p, Func<int> command) => ErrorGuard.Run(() =>
         {
             if (p.GetResult(device) is not null && p.GetValue(device) is { } named) Engine.Torch.Devices.Default = named;
+            if (p.GetResult(memory) is not null && p.GetValue(memory) is { } budget) Engine.Models.MemoryPlan.Override = Engine.Settings.ParseBytes(budget, "--memory");
             return command();
         }, p.GetValue(verbose), Console.Error);
 
@@ -37,12 +45,21 @@ public static class Program
         var scanDetectors = Text(new Option<string?>("--detectors") { Description = "all, or a comma-separated list of detector names." }, "detector names");
         var scanOut = OutputFolder(new Option<string?>("--out") { Description = "Folder for the CSV and SVG files (default: out/scan/<model>)." });
         var scanPatterns = InputPath(new Option<string?>("--patterns") { Description = "A pattern_lens model folder: scan its saved patterns, no weights needed." });
+        var scanProtocol = new Option<string>("--protocol")
+        {
+            Description = "Prompt sets: quick (default: every detector in minutes at GPT-2's size), spd (SPD's 3,200 × 512 induction prompts, no BOS) or arena.",
+            DefaultValueFactory = _ => "quick",
+        };
+        scanProtocol.AcceptOnlyFromAmong([.. Verification.Fixtures.Protocols.Protocols.Names]);
+        var scanSequences = Bounded(new Option<int?>("--sequences") { Description = "Induction sequences (overrides the protocol's count)." }, 1, 1_000_000);
         var scan = new Command("scan", "Scan a model's attention heads with every detector (no arguments: a zoo model that needs no download).")
         {
-            scanModel, scanDetectors, scanOut, scanPatterns,
+            scanModel, scanDetectors, scanOut, scanPatterns, scanProtocol, scanSequences,
         };
         scan.Add(device);
-        scan.SetAction(p => Guard(p, () => ScanCommand.Run(p.GetValue(scanModel), p.GetValue(scanDetectors), p.GetValue(scanOut), p.GetValue(scanPatterns))));
+        scan.Add(memory);
+        scan.SetAction(p => Guard(p, () => ScanCommand.Run(p.GetValue(scanModel), p.GetValue(scanDetectors), p.GetValue(scanOut), p.GetValue(scanPatterns),
+            p.GetValue(scanProtocol)!, p.GetValue(scanSequences))));
         root.Add(scan);
 
         var modelOption = InputPath(new Option<string>("--model") { Description = "A zoo name, a real checkpoint's name, or a path.", Required = true });
@@ -54,6 +71,7 @@ public static class Program
             modelOption, idsOption, textOption, outOption,
         };
         cache.Add(device);
+        cache.Add(memory);
         cache.SetAction(p => Guard(p, () => ModelCommands.Cache(p.GetValue(modelOption)!, p.GetValue(idsOption), p.GetValue(textOption), p.GetValue(outOption)!)));
         root.Add(cache);
 
@@ -101,6 +119,7 @@ public static class Program
             reportOut, reportApproved, reportModels, reportPrompts,
         };
         report.Add(device);
+        report.Add(memory);
         report.SetAction(p => Guard(p, () => ReportCommand.Run(p.GetValue(reportOut), p.GetValue(reportApproved), p.GetValue(reportModels), p.GetValue(reportPrompts))));
         root.Add(report);
 
@@ -226,6 +245,17 @@ public static class Program
             if (string.IsNullOrWhiteSpace(value)) { r.AddError($"{option.Name} is empty: give a name or a path."); return; }
             if (Engine.IO.FileKinds.Resolve(value).Kind is not (Engine.IO.FileKind.Missing or Engine.IO.FileKind.RegularFile or Engine.IO.FileKind.Folder))
                 r.AddError($"{option.Name}: {Path.GetFullPath(value)} {Engine.IO.FileKinds.DescribeAt(value)}, not a file or folder; it is not read.");
+        });
+        return option;
+    }
+
+    /// <summary>An optional integer option whose value, when given, must lie in [min, max].</summary>
+    static Option<int?> Bounded(Option<int?> option, int min, int max)
+    {
+        option.Validators.Add(r =>
+        {
+            if (!TryValue(r, out int? value) || value is not { } v) return;
+            if (v < min || v > max) r.AddError($"{option.Name} must be between {min} and {max} (got {v}).");
         });
         return option;
     }

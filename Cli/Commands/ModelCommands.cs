@@ -25,6 +25,7 @@ public static class ModelCommands
             ["tokens"] = string.Join(",", tokens),
         });
         Console.WriteLine($"wrote {tensors.Count} tensors ({tokens.Length} tokens, batch dimension kept) to {output} in {watch.Elapsed.TotalSeconds:F2} s");
+        Console.Error.WriteLine(PeakMemory.Describe());
         return 0;
     }
 

@@ -14,7 +14,7 @@ public static class ScanCommand
 {
     public const string DefaultModel = "minilm";
 
-    public static int Run(string? model, string? detectors, string? output, string? patterns = null)
+    public static int Run(string? model, string? detectors, string? output, string? patterns = null, string protocol = "quick", int? sequences = null)
     {
         if (model is not null && patterns is not null) throw new ArgumentException("Give either --model or --patterns, not both.");
         // Unknown detector names are an error before anything is loaded or run.
@@ -33,8 +33,12 @@ public static class ScanCommand
             var choice = ModelCatalog.Load(model ?? DefaultModel);
             name = choice.Name;
             AnsiConsole.MarkupLine($"[bold]{Markup.Escape(choice.Name)}[/]: {Markup.Escape(choice.Model.Config.Describe())}");
-            AnsiConsole.MarkupLine($"[grey]weights: {Markup.Escape(choice.Where)}; device: {Markup.Escape(Engine.Torch.Devices.Default)}[/]");
-            result = ProgressDisplay.Run(progress => HeadScan.Run(Protocols.Inputs(choice), progress, wanted));
+            var device = Engine.Torch.Devices.Default;
+            AnsiConsole.MarkupLine($"[grey]weights: {Markup.Escape(choice.Where)}; device: {Markup.Escape(device)}; " +
+                $"memory budget {Engine.Models.MemoryPlan.Mib(Engine.Models.MemoryPlan.Budget(device))} per batch[/]");
+            var inputs = Protocols.Inputs(choice, Protocols.Named(protocol, choice, sequences));
+            AnsiConsole.MarkupLine($"[grey]{Markup.Escape(DescribeProtocol(inputs, wanted ?? DetectorRegistry.All.ToHashSet()))}[/]");
+            result = ProgressDisplay.Run(progress => HeadScan.Run(inputs, progress, wanted));
         }
         var tables = result!.Tables;
         foreach (var t in tables) Print(t);
@@ -53,7 +57,31 @@ public static class ScanCommand
                 ScanReport.PositionalProfiles(result.PositionalProfiles, result.Table(DetectorRegistry.Positional), name));
         folder.Commit();
         AnsiConsole.MarkupLine($"wrote {folder.Written.Count} files ({tables.Count} tables as CSV + SVG) to [link]{Markup.Escape(folder.Path)}[/]");
+        AnsiConsole.MarkupLine($"[grey]{Markup.Escape(PeakMemory.Describe())}[/]");
         return 0;
+    }
+
+    /// <summary>The protocol's name and what each part of the scan runs, with the tokens it costs.</summary>
+    public static string DescribeProtocol(ScanInputs inputs, IReadOnlySet<HeadDetector> wanted)
+    {
+        var parts = new List<(string What, long Tokens)>();
+        if (DetectorRegistry.PatternOnly.Any(wanted.Contains))
+            parts.Add(($"real text {inputs.RealText.Count} prompts", inputs.RealText.Sum(p => (long)p.Length)));
+        if (wanted.Contains(DetectorRegistry.PreviousTokenOnRandomTokens))
+            parts.Add(($"random-token control {inputs.Protocol.ControlSequences} × {inputs.Protocol.ControlLength}",
+                (long)inputs.Protocol.ControlSequences * inputs.Protocol.ControlLength));
+        if (wanted.Contains(DetectorRegistry.Induction))
+        {
+            var i = inputs.Induction;
+            parts.Add(($"induction {i.Sequences} × ({(i.Bos is null ? "" : "BOS + ")}2 × {i.HalfLength})", (long)i.Sequences * (i.PrefixLength + 2 * i.HalfLength)));
+        }
+        if (wanted.Contains(DetectorRegistry.Successor) && inputs.SuccessorUnavailable is null)
+            parts.Add(($"successor {inputs.OrdinalLists.Count + inputs.RandomLists.Count} lists",
+                inputs.OrdinalLists.Concat(inputs.RandomLists).Sum(p => (long)p.Tokens.Length)));
+        if (wanted.Contains(DetectorRegistry.SInhibition) && inputs.IoiUnavailable is null)
+            parts.Add(($"IOI {inputs.Ioi.Count} prompts", inputs.Ioi.Sum(p => (long)p.Tokens.Length)));
+        return $"protocol {inputs.Protocol.Name}: {string.Join("; ", parts.Select(p => $"{p.What} ({p.Tokens:N0} tokens)"))}; " +
+               $"{parts.Sum(p => p.Tokens):N0} tokens in all";
     }
 
     static void Print(HeadScores scores)

@@ -7,6 +7,16 @@ public static class ModelLoader
 {
     public static Transformer Load(string path)
     {
+        var model = LoadAny(path);
+        // Loading leaves large garbage (file buffers, split and transposed matrices: hundreds of MB for GPT-2 large) that
+        // the GC may keep for a long while; one compacting collection gives it back before any run starts.
+        System.Runtime.GCSettings.LargeObjectHeapCompactionMode = System.Runtime.GCLargeObjectHeapCompactionMode.CompactOnce;
+        GC.Collect();
+        return model;
+    }
+
+    static Transformer LoadAny(string path)
+    {
         if (Directory.Exists(path))
         {
             if (File.Exists(Path.Combine(path, "config.json"))) return HuggingFace.Load(path);

@@ -13,6 +13,12 @@ public sealed record SafeTensorInfo(string Name, string DType, int[] Shape, long
     public long ElementCount => Shape.Aggregate(1L, (a, d) => checked(a * d));
 }
 
+/// <summary>One tensor to write: its name, dtype (F32 or I32), shape, and code that writes its little-endian bytes.</summary>
+public sealed record StreamedTensor(string Name, string DType, int[] Shape, Action<Stream> Write)
+{
+    public long ByteLength => Shape.Aggregate(4L, (a, d) => checked(a * d));
+}
+
 /// <summary>
 /// The safetensors format: an 8-byte little-endian header length N, N bytes of JSON naming each tensor's dtype,
 /// shape and byte range, then the data. Every entry is checked when the file is opened (known dtype, offsets
@@ -150,8 +156,17 @@ public sealed class SafeTensors : ITensorFile
     public Tensor Read(string name)
     {
         var info = Info(name);
-        var bytes = ReadBytes(info);
         var values = new float[info.ElementCount];
+        if (info.DType == "F32" && BitConverter.IsLittleEndian)
+        {
+            // Straight into the float array: no byte copy beside it (a GPT-2-large embedding is 257 MB).
+            using var stream = File.OpenRead(Path);
+            stream.Seek(dataStart + info.Start, SeekOrigin.Begin);
+            try { stream.ReadExactly(System.Runtime.InteropServices.MemoryMarshal.AsBytes(values.AsSpan())); }
+            catch (EndOfStreamException) { throw new ModelFileException(Path, "the file ended inside this tensor's data (truncated)", info.Name); }
+            return new Tensor(values, info.Shape) { Name = name };
+        }
+        var bytes = ReadBytes(info);
         switch (info.DType)
         {
             case "F32":
@@ -211,19 +226,17 @@ public sealed class SafeTensors : ITensorFile
     public static void Write(string path, IEnumerable<KeyValuePair<string, Tensor>> tensors, IReadOnlyDictionary<string, string>? metadata = null,
         IEnumerable<KeyValuePair<string, (int[] Values, int[] Shape)>>? ints = null)
     {
-        var entries = new List<(string Name, string DType, int[] Shape, byte[] Bytes)>();
-        foreach (var (name, t) in tensors)
-        {
-            var bytes = new byte[t.Size * 4];
-            for (var i = 0; i < t.Size; i++) BinaryPrimitives.WriteSingleLittleEndian(bytes.AsSpan(i * 4), t.Data[i]);
-            entries.Add((name, "F32", t.Shape, bytes));
-        }
-        foreach (var (name, (values, shape)) in ints ?? [])
-        {
-            var bytes = new byte[values.Length * 4];
-            for (var i = 0; i < values.Length; i++) BinaryPrimitives.WriteInt32LittleEndian(bytes.AsSpan(i * 4), values[i]);
-            entries.Add((name, "I32", shape, bytes));
-        }
+        var entries = tensors.Select(kv => new StreamedTensor(kv.Key, "F32", kv.Value.Shape, stream => WriteLittleEndian(stream, kv.Value.Data))).ToList();
+        entries.AddRange((ints ?? []).Select(kv => new StreamedTensor(kv.Key, "I32", kv.Value.Shape, stream => WriteLittleEndian(stream, kv.Value.Values))));
+        WriteStreamed(path, entries, metadata);
+    }
+
+    /// <summary>
+    /// Writes tensors whose bytes each entry streams itself, one after the other: a file of any size is written without
+    /// holding a second copy of its weights (nor any, for weights made as they are written).
+    /// </summary>
+    public static void WriteStreamed(string path, IReadOnlyList<StreamedTensor> tensors, IReadOnlyDictionary<string, string>? metadata = null)
+    {
         using var json = new MemoryStream();
         using (var writer = new Utf8JsonWriter(json))
         {
@@ -235,7 +248,7 @@ public sealed class SafeTensors : ITensorFile
                 writer.WriteEndObject();
             }
             long offset = 0;
-            foreach (var e in entries)
+            foreach (var e in tensors)
             {
                 writer.WriteStartObject(e.Name);
                 writer.WriteString("dtype", e.DType);
@@ -244,10 +257,10 @@ public sealed class SafeTensors : ITensorFile
                 writer.WriteEndArray();
                 writer.WriteStartArray("data_offsets");
                 writer.WriteNumberValue(offset);
-                writer.WriteNumberValue(offset + e.Bytes.Length);
+                writer.WriteNumberValue(offset + e.ByteLength);
                 writer.WriteEndArray();
                 writer.WriteEndObject();
-                offset += e.Bytes.Length;
+                offset += e.ByteLength;
             }
             writer.WriteEndObject();
         }
@@ -260,8 +273,35 @@ public sealed class SafeTensors : ITensorFile
             BinaryPrimitives.WriteUInt64LittleEndian(lengthBytes, (ulong)headerBytes.Count);
             file.Write(lengthBytes);
             file.Write(headerBytes.ToArray());
-            foreach (var e in entries) file.Write(e.Bytes);
+            foreach (var e in tensors)
+            {
+                var start = file.Position;
+                e.Write(file);
+                if (file.Position - start != e.ByteLength)
+                    throw new InvalidOperationException($"Tensor '{e.Name}' wrote {file.Position - start} bytes; its shape {Tensor.Format(e.Shape)} needs {e.ByteLength}.");
+            }
         });
+    }
+
+    /// <summary>Values as little-endian bytes, in chunks (no copy of the whole array on a little-endian machine).</summary>
+    public static void WriteLittleEndian<T>(Stream stream, ReadOnlySpan<T> values) where T : unmanaged
+    {
+        if (BitConverter.IsLittleEndian)
+        {
+            stream.Write(System.Runtime.InteropServices.MemoryMarshal.AsBytes(values));
+            return;
+        }
+        var bytes = new byte[4];
+        foreach (var v in values)
+        {
+            switch (v)
+            {
+                case float f: BinaryPrimitives.WriteSingleLittleEndian(bytes, f); break;
+                case int i: BinaryPrimitives.WriteInt32LittleEndian(bytes, i); break;
+                default: throw new NotSupportedException($"{typeof(T).Name} values are not written.");
+            }
+            stream.Write(bytes);
+        }
     }
 
     public static void Write(string path, IReadOnlyDictionary<string, Tensor> tensors, IReadOnlyDictionary<string, string>? metadata = null) =>

@@ -60,13 +60,18 @@ public static class Attention
         Tensor weighted;                                                          // [batch, head, pos, dHead]
         if (context.Needs(Hooks.AttnScores(layer)) || context.Needs(Hooks.Pattern(layer)))
         {
-            var scores = qh.matmul(kh.transpose(-1, -2)).Times(1.0 / Math.Sqrt(dHead)); // [batch, head, query, key]
-            scores = context.Hook(Hooks.AttnScores(layer), MaskScores(scores, s.Causal, keyMask));
+            // Scaled and masked in place: a head × pos² buffer is the largest a block makes, so it is made twice (scores,
+            // pattern), not four times, and each is freed as soon as the next step has read it.
+            var scores = qh.matmul(kh.transpose(-1, -2)).TimesInPlace(1.0 / Math.Sqrt(dHead)); // [batch, head, query, key]
+            scores = context.Hook(Hooks.AttnScores(layer), MaskScores(scores, s.Causal, keyMask, inPlace: true));
             var pattern = scores.softmax(-1);
+            scores.Dispose();
             // A row with every key masked is all −∞; its softmax is NaN in libtorch, and no weight at all here.
-            if (keyMask is not null) pattern = pattern.nan_to_num(0.0);
+            // (In place when nothing records gradients: softmax's backward reads its output.)
+            if (keyMask is not null) pattern = pattern.requires_grad ? pattern.nan_to_num(0.0) : pattern.nan_to_num_(0.0);
             pattern = context.Hook(Hooks.Pattern(layer), pattern);              // [batch, head, query, key]
             weighted = pattern.matmul(vh);
+            pattern.Dispose();
         }
         else
         {
@@ -99,20 +104,21 @@ public static class Attention
     /// Scores [batch, head, query, key] with disallowed entries set to −∞: keys after the query when causal, keys whose
     /// <paramref name="keyMask"/>[batch, key] is false. Gradients flow only through allowed entries.
     /// </summary>
-    public static Tensor MaskScores(Tensor scores, bool causal, Tensor? keyMask)
+    public static Tensor MaskScores(Tensor scores, bool causal, Tensor? keyMask, bool inPlace = false)
     {
         long queries = scores.shape[2], keys = scores.shape[3];
         if (causal)
         {
             // Queries are the last positions of the keys: key k is allowed for query q when k ≤ q + (keys − queries).
             using var future = torch.ones(queries, keys, ScalarType.Bool, scores.device).triu(keys - queries + 1);
-            scores = scores.MaskedToNegativeInfinity(future);
+            scores = inPlace ? scores.masked_fill_(future, Scalars.NegativeInfinity) : scores.MaskedToNegativeInfinity(future);
         }
         if (keyMask is not null)
         {
             if (keyMask.shape[0] != scores.shape[0] || keyMask.shape[1] != keys)
                 throw new ArgumentException($"Key mask [{keyMask.shape[0]}, {keyMask.shape[1]}] does not match scores [{string.Join(", ", scores.shape)}].");
-            scores = scores.MaskedToNegativeInfinity(keyMask.logical_not().view(scores.shape[0], 1, 1, keys));
+            using var masked = keyMask.logical_not().view(scores.shape[0], 1, 1, keys);
+            scores = inPlace ? scores.masked_fill_(masked, Scalars.NegativeInfinity) : scores.MaskedToNegativeInfinity(masked);
         }
         return scores;
     }

@@ -13,8 +13,11 @@ public static class MemoryPlan
     /// <summary>1 GiB on the CPU (a 2-core, 24 GB machine runs GPT-2 small within 4 GB), 8 GiB on a GPU.</summary>
     public static long DefaultBudget(string device) => device.StartsWith("cuda", StringComparison.Ordinal) ? 8L << 30 : 1L << 30;
 
+    /// <summary>A process-wide budget (the CLI's --memory), before VERIFICATION_MEMORY_BUDGET and the default.</summary>
+    public static long? Override { get; set; }
+
     /// <summary>The budget of runs on <paramref name="device"/>.</summary>
-    public static long Budget(string device) => Settings.Current.MemoryBudget ?? DefaultBudget(device);
+    public static long Budget(string device) => Override ?? Settings.Current.MemoryBudget ?? DefaultBudget(device);
 
     /// <summary>
     /// Bytes of activations one sequence of <paramref name="length"/> tokens needs in one run (float32, or float64 for the

@@ -45,6 +45,13 @@ public static class Scalars
         return a.mul(scalar);
     }
 
+    /// <summary>a ·= factor, in place.</summary>
+    public static Tensor TimesInPlace(this Tensor a, double factor)
+    {
+        using var scalar = factor.ToScalar();
+        return a.mul_(scalar);
+    }
+
     /// <summary>Entries where <paramref name="mask"/> is true set to −∞.</summary>
     public static Tensor MaskedToNegativeInfinity(this Tensor a, Tensor mask) => a.masked_fill(mask, NegativeInfinity);
 

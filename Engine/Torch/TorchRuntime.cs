@@ -13,11 +13,15 @@ public static class TorchRuntime
 
     static readonly Lazy<string> loaded = new(Load);
 
+    /// <summary>Whether glibc was told to return freed activation buffers (<see cref="NativeHeap"/>).</summary>
+    public static bool HeapTuned { get; private set; }
+
     /// <summary>Loads libtorch if needed; returns what was loaded, in words.</summary>
     public static string EnsureLoaded() => loaded.Value;
 
     static string Load()
     {
+        HeapTuned = NativeHeap.ReturnLargeBuffers();
         try
         {
             using var probe = torch.ones(1);

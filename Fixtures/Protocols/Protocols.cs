@@ -17,29 +17,56 @@ public static class Protocols
     public static InductionProtocol ArenaInduction { get; } = new(HalfLength: 50, Sequences: 64);
 
     /// <summary>
-    /// SPD's induction protocol when the context allows it, ARENA's (L = 50) when not, else half the context. An encoder
-    /// gets ARENA's at most: SPD's 3200 sequences of 512 tokens are a causal model's protocol and would take an encoder
-    /// of BERT-base's size many minutes.
+    /// The default scan of a model: every detector with the sources' definitions on prompt sets sized to finish in minutes
+    /// on two cores at GPT-2's size. Induction: SPD's half-length 256 (when the context allows) but one of SPD's batches
+    /// of 32 sequences, not its 3,200 (<see cref="Spd"/> runs those); ARENA's L = 50 when the context is shorter; half the
+    /// context when shorter still. An encoder gets ARENA's at most.
     /// </summary>
     public static ScanProtocol For(Transformer model) => new()
     {
-        Induction = InductionFor(model),
+        Name = "quick",
+        Induction = InductionFor(model, SpdInduction with { Sequences = SpdInduction.BatchSize }),
         ControlLength = Math.Min(64, model.Config.ContextLength),
     };
 
-    static InductionProtocol InductionFor(Transformer model) => model.Config.ContextLength switch
+    static InductionProtocol InductionFor(Transformer model, InductionProtocol longest) => model.Config.ContextLength switch
     {
-        >= 512 when model.Config.Causal => SpdInduction,
+        >= 512 when model.Config.Causal => longest,
         >= 100 => ArenaInduction,
         var c => ArenaInduction with { HalfLength = c / 2 },
     };
 
     /// <summary>
     /// SPD's protocol: no BOS inserted anywhere (real text, IOI, successor lists), real text in windows of up to 512
-    /// tokens (SPD's eval split), its induction prompts where the context allows.
+    /// tokens (SPD's eval split), its full induction prompts (3,200 sequences of 2 × 256) where the context allows.
     /// </summary>
     public static ScanProtocol Spd(Transformer model) =>
-        For(model) with { PrependBos = false, RealTextWindow = Math.Min(512, model.Config.ContextLength) };
+        For(model) with
+        {
+            Name = "spd",
+            Induction = InductionFor(model, SpdInduction),
+            PrependBos = false,
+            RealTextWindow = Math.Min(512, model.Config.ContextLength),
+        };
+
+    /// <summary>The protocols a scan can be asked for by name.</summary>
+    public static readonly IReadOnlyList<string> Names = ["quick", "spd", "arena"];
+
+    /// <summary>A protocol by name (quick, spd, arena), with the induction sequence count overridden when given.</summary>
+    public static ScanProtocol Named(string name, ModelChoice choice, int? inductionSequences = null)
+    {
+        var model = choice.Model;
+        var protocol = name.ToLowerInvariant() switch
+        {
+            "quick" => For(model),
+            "spd" => Spd(model),
+            "arena" => Arena(model, choice.Tokenizer is { } t ? PromptBuilder.For(t).Bos : null),
+            _ => throw new ArgumentException($"--protocol: '{name}' is not a protocol: {string.Join(", ", Names)}."),
+        };
+        if (inductionSequences is { } n)
+            protocol = protocol with { Induction = (protocol.Induction ?? InductionFor(model, SpdInduction)) with { Sequences = n } };
+        return protocol;
+    }
 
     /// <summary>
     /// ARENA's protocol for GPT-2: BOS first on real text and on the repeated random tokens (half-length 50), as ARENA's
@@ -48,6 +75,7 @@ public static class Protocols
     public static ScanProtocol Arena(Transformer model, int? bos) =>
         For(model) with
         {
+            Name = "arena",
             Induction = ArenaInduction with { HalfLength = Math.Min(50, (model.Config.ContextLength - (bos is null ? 0 : 1)) / 2), Bos = bos },
         };
 
@@ -65,7 +93,7 @@ public static class Protocols
             .Select(p => protocol.PrependBos || p.Length < 2 || p[0] != bos ? p : p[1..]).ToList();
         if (protocol.RealTextWindow is { } window) realText = HeadScan.Windows(realText, Math.Min(window, model.Config.ContextLength));
 
-        var inputs = new ScanInputs(choice.Name, model, tokenizer.TokenText, protocol, protocol.Induction ?? InductionFor(model)) { RealText = realText };
+        var inputs = new ScanInputs(choice.Name, model, tokenizer.TokenText, protocol, protocol.Induction ?? InductionFor(model, SpdInduction with { Sequences = SpdInduction.BatchSize })) { RealText = realText };
         try
         {
             var (ordinal, random) = PromptSets.SuccessorLists(tokenizer, prependBos: protocol.PrependBos);
